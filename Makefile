@@ -1,0 +1,64 @@
+# Switchboard: `make run` to use it, `make test` to test it. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# Settings for the test suite: production-like (DEBUG off), with a throwaway key.
+TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1
+# When DATABASE_URL is unset, start the embedded server once and hand its URL to every process.
+WITH_DATABASE := export DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m config.embedded_postgres)}" &&
+
+.PHONY: help run test bench lint format db-stop clean check-python
+
+help:
+	@echo "make run      serve Switchboard on http://127.0.0.1:$(PORT) with a worker"
+	@echo "make test     run the test suite"
+	@echo "make bench    measure the intake against a bare Django view"
+	@echo "make lint     ruff check and format check"
+	@echo "make db-stop  stop the embedded PostgreSQL server"
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "Switchboard needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+		echo "Pick another interpreter, e.g. make run PYTHON=python3.12"; exit 1; }
+
+$(BIN)/python: | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	@$(WITH_DATABASE) export DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(BIN):$$PATH" \
+		WEB_HOST="$${WEB_HOST:-127.0.0.1}" GUNICORN_CMD_ARGS="$${GUNICORN_CMD_ARGS:---reload}" && \
+		python manage.py migrate --no-input && \
+		python manage.py dev_welcome --port $(PORT) && \
+		exec honcho start -f Procfile -p $(PORT) web worker
+
+test: $(VENV)/.dev
+	@$(WITH_DATABASE) $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.run
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+db-stop:
+	@[ ! -x $(BIN)/python ] || $(BIN)/python -m config.embedded_postgres stop
+
+clean: db-stop
+	rm -rf $(VENV) .data

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import path
+
+from events.views import WebhookIntakeView
+
+admin.site.site_header = "Switchboard"
+admin.site.site_title = "Switchboard"
+admin.site.index_title = "Deliveries, mirrors and follow-ups"
+
+urlpatterns = [
+    path("webhooks/<uuid:endpoint_id>/", WebhookIntakeView.as_view(), name="webhook-intake"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,280 @@
+"""The way in: verify a webhook request, store it with its processing job, say what happened.
+
+Nothing is processed here. A delivery is committed together with its job before the sender
+hears 2xx, so an acknowledged delivery is never lost; the worker does the rest.
+"""
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from psycopg.types.json import Jsonb
+
+from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
+from events.redaction import redact_document, redact_headers, redact_text
+from events.sources import source_for
+from events.sources.base import Envelope, InvalidEnvelope, Refused
+from events.tasks import queue_processing
+
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+class IntakeError(Exception):
+    """A request answered with an error before anything is stored."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    delivery_id: int
+    duplicate: bool
+    # Set when the body was stored as rejected: the sender is told why with a 400.
+    rejection: str = ""
+
+
+def endpoint_for_delivery(*, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise IntakeError(404, "unknown_endpoint", "No webhook endpoint has this address.")
+    if not endpoint.enabled:
+        raise IntakeError(404, "unknown_endpoint", "This webhook endpoint is disabled.")
+    return endpoint
+
+
+def check_request_shape(*, content_type: str, content_length: int | None) -> None:
+    """Refuse what is too big or not JSON before the body is read."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if content_length is not None and content_length > limit:
+        raise IntakeError(413, "payload_too_large", f"The body is over {limit} bytes.")
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
+        raise IntakeError(415, "unsupported_media_type", "Send the body as application/json.")
+    charset = dict(
+        part.strip().lower().split("=", 1) for part in parameters.split(";") if "=" in part
+    ).get("charset", "utf-8")
+    if charset.strip('"') not in ("utf-8", "utf8"):
+        raise IntakeError(415, "unsupported_media_type", "Send the body as UTF-8 JSON.")
+
+
+def webhook_receive(
+    *,
+    endpoint: WebhookEndpoint,
+    body: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+) -> IntakeResult:
+    """Authenticate, read and store one HTTP arrival of a delivery.
+
+    `headers` must have lower-case names. Raises IntakeError for what is not stored.
+    """
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if len(body) > limit:
+        raise IntakeError(413, "payload_too_large", f"The body is over {limit} bytes.")
+    source = source_for(endpoint.source)
+    try:
+        source.authenticate(endpoint, headers, body)
+        try:
+            document = _parse_json(body)
+            envelope = source.read_envelope(endpoint, headers, document)
+        except InvalidEnvelope as invalid:
+            return _store_rejected(
+                endpoint=endpoint,
+                external_id=source.rejected_external_id(headers, body),
+                body=body,
+                headers=headers,
+                remote_addr=remote_addr,
+                reason=invalid.detail,
+            )
+    except Refused as refused:
+        raise IntakeError(refused.status, refused.code, refused.detail) from refused
+    return _store(
+        endpoint=endpoint,
+        envelope=envelope,
+        document=document,
+        headers=headers,
+        remote_addr=remote_addr,
+    )
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidEnvelope(
+            f"The body is not UTF-8 ({error.reason} at byte {error.start})."
+        ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidEnvelope(f"The body is not JSON: {error}.") from None
+    # PostgreSQL's jsonb refuses NUL characters and lone surrogates; JSON allows both.
+    if "\\u0000" in text:
+        raise InvalidEnvelope("The body contains a \\u0000 character, which cannot be stored.")
+    if "\\ud" in text.lower():
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEnvelope("The body contains an unpaired UTF-16 surrogate.") from None
+    return document
+
+
+# INSERT … ON CONFLICT decides between simultaneous arrivals of one delivery inside PostgreSQL:
+# exactly one inserts, the others wait for it to commit and then count a receipt on its row.
+_INSERT_DELIVERY = f"""
+    INSERT INTO {Delivery._meta.db_table} (
+        endpoint_id, source, external_id, event_type, status, occurred_at, payload,
+        unparsed_body, error, error_traceback, warnings, receipt_count, attempt_count,
+        consecutive_failures
+    )
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', '[]', 1, 0, 0)
+    ON CONFLICT (endpoint_id, external_id) DO NOTHING
+    RETURNING id
+"""
+_COUNT_RECEIPT = f"""
+    UPDATE {Delivery._meta.db_table}
+    SET receipt_count = receipt_count + 1, last_received_at = now()
+    WHERE endpoint_id = %s AND external_id = %s
+    RETURNING id, status
+"""
+
+
+def _store(
+    *,
+    endpoint: WebhookEndpoint,
+    envelope: Envelope,
+    document: Any,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+) -> IntakeResult:
+    with transaction.atomic():
+        delivery_id = _insert(
+            endpoint=endpoint,
+            external_id=envelope.external_id,
+            event_type=envelope.event_type,
+            status=Delivery.Status.PENDING,
+            occurred_at=envelope.occurred_at,
+            payload=redact_document(document),
+        )
+        if delivery_id is not None:
+            queue_processing(delivery_id)
+            _record_receipt(delivery_id, headers, remote_addr, DeliveryReceipt.Verdict.ACCEPTED)
+            return IntakeResult(delivery_id=delivery_id, duplicate=False)
+        return _count_duplicate(endpoint, envelope.external_id, headers, remote_addr)
+
+
+def _store_rejected(
+    *,
+    endpoint: WebhookEndpoint,
+    external_id: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+    reason: str,
+) -> IntakeResult:
+    document = None
+    unparsed = ""
+    try:
+        document = redact_document(_parse_json(body))
+    except InvalidEnvelope:
+        text = body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+        unparsed = redact_text(text)
+    with transaction.atomic():
+        delivery_id = _insert(
+            endpoint=endpoint,
+            external_id=external_id,
+            event_type=_guess_event_type(document),
+            status=Delivery.Status.REJECTED,
+            payload=document,
+            unparsed_body=unparsed,
+            error=reason,
+        )
+        if delivery_id is not None:
+            _record_receipt(delivery_id, headers, remote_addr, DeliveryReceipt.Verdict.REJECTED)
+            return IntakeResult(delivery_id=delivery_id, duplicate=False, rejection=reason)
+        return _count_duplicate(endpoint, external_id, headers, remote_addr, rejection=reason)
+
+
+def _insert(
+    *,
+    endpoint: WebhookEndpoint,
+    external_id: str,
+    event_type: str,
+    status: str,
+    payload: Any,
+    occurred_at=None,
+    unparsed_body: str = "",
+    error: str = "",
+) -> int | None:
+    """Insert a delivery; None when this endpoint already has one under `external_id`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_DELIVERY,
+            [
+                endpoint.pk,
+                endpoint.source,
+                external_id,
+                event_type,
+                status,
+                occurred_at,
+                None if payload is None else Jsonb(payload),
+                unparsed_body,
+                error,
+            ],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _count_duplicate(
+    endpoint: WebhookEndpoint,
+    external_id: str,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+    rejection: str = "",
+) -> IntakeResult:
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_RECEIPT, [endpoint.pk, external_id])
+        delivery_id, status = cursor.fetchone()
+    if status == Delivery.Status.REJECTED:
+        # A retry of a body already refused is still refused, and still recorded.
+        rejection = rejection or "This delivery was rejected when it first arrived."
+        verdict = DeliveryReceipt.Verdict.REJECTED
+    else:
+        rejection = ""
+        verdict = DeliveryReceipt.Verdict.DUPLICATE
+    _record_receipt(delivery_id, headers, remote_addr, verdict)
+    return IntakeResult(delivery_id=delivery_id, duplicate=True, rejection=rejection)
+
+
+def _record_receipt(delivery_id, headers, remote_addr, verdict) -> None:
+    status = {
+        DeliveryReceipt.Verdict.ACCEPTED: 202,
+        DeliveryReceipt.Verdict.DUPLICATE: 200,
+        DeliveryReceipt.Verdict.REJECTED: 400,
+    }[verdict]
+    DeliveryReceipt.objects.create(
+        delivery_id=delivery_id,
+        remote_addr=remote_addr or None,
+        headers=redact_headers(dict(headers)),
+        verdict=verdict,
+        response_status=status,
+    )
+
+
+def _guess_event_type(document: Any) -> str:
+    """The event type a rejected body claims, if any, for filtering in the admin."""
+    if isinstance(document, dict):
+        for field in ("event_id", "eventType"):
+            if isinstance(document.get(field), str):
+                return document[field][:100]
+    return ""

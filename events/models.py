@@ -1,0 +1,179 @@
+import uuid
+
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+
+
+class Source(models.TextChoices):
+    OPENVOLT = "openvolt", "Openvolt"
+    NECTAR = "nectar", "Nectar"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL a platform delivers to. Its random id is part of the path."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.CharField(max_length=20, choices=Source)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    openvolt_subscription_id = models.CharField(
+        "Openvolt subscription id",
+        max_length=64,
+        blank=True,
+        help_text="When set, Openvolt envelopes carrying another subscription_id are refused.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["source", "description"]
+
+    def __str__(self):
+        return f"{self.get_source_display()}: {self.description or self.id}"
+
+    @property
+    def path(self) -> str:
+        return f"/webhooks/{self.id}/"
+
+
+class EndpointSecretQuerySet(models.QuerySet):
+    def active(self, *, at=None):
+        at = at or timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=at))
+
+
+class EndpointSecret(models.Model):
+    """A Svix / Standard Webhooks signing secret (`whsec_…`) of a Nectar endpoint.
+
+    During a rotation the old secret keeps verifying until `expires_at`, so an endpoint may
+    have more than one active secret.
+    """
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EndpointSecretQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.masked
+
+    @property
+    def masked(self) -> str:
+        return f"whsec_…{self.secret[-4:]}"
+
+
+class Delivery(models.Model):
+    """One delivery a platform made to an endpoint, however many times it arrived."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead (needs a person)"
+        IGNORED = "ignored", "Ignored (no handler)"
+        REJECTED = "rejected", "Rejected (invalid)"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    # Copied from the endpoint so that the changelist filters without a join.
+    source = models.CharField(max_length=20, choices=Source)
+    external_id = models.CharField(
+        "external id",
+        max_length=255,
+        help_text="Openvolt's delivery_id, Nectar's svix-id; for a rejected body without one, "
+        "a hash of the body.",
+    )
+    event_type = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    received_at = models.DateTimeField(db_default=Now())
+    last_received_at = models.DateTimeField(db_default=Now())
+    receipt_count = models.PositiveIntegerField("receipts", default=1)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the platform says the event happened."
+    )
+    payload = models.JSONField(
+        null=True, blank=True, help_text="The body as received, with secrets redacted."
+    )
+    unparsed_body = models.TextField(
+        blank=True, help_text="A rejected body that is not JSON, as text, secrets redacted."
+    )
+    error = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="What the handler skipped but did not fail on."
+    )
+    attempt_count = models.PositiveIntegerField("processing attempts", default=0)
+    # Failures since the last success or reprocess: what the retry schedule counts.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "external_id"], name="delivery_unique_per_endpoint"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-received_at", "-id"], name="delivery_received"),
+            models.Index(fields=["status", "-received_at"], name="delivery_status_received"),
+            models.Index(fields=["source", "-received_at"], name="delivery_source_received"),
+            models.Index(fields=["event_type", "-received_at"], name="delivery_type_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type or 'unknown event'} {self.external_id}"
+
+
+class DeliveryReceipt(models.Model):
+    """One HTTP arrival of a delivery: the first one, and every retry after it."""
+
+    class Verdict(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate"
+        REJECTED = "rejected", "Rejected"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="receipts")
+    received_at = models.DateTimeField(db_default=Now())
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, help_text="Signatures and credentials redacted.")
+    verdict = models.CharField(max_length=20, choices=Verdict)
+    response_status = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_verdict_display()} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeliveryAttempt(models.Model):
+    """One run of a delivery through its handler."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} at {self.started_at:%Y-%m-%d %H:%M:%S}"

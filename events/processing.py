@@ -1,0 +1,127 @@
+"""The delivery state machine run by the worker (CONTRACT.md section 5).
+
+pending -> processing -> processed | ignored
+                      -> failed (error kept, next attempt scheduled) -> ... -> dead
+"""
+
+import logging
+import random
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from events.handlers import handler_for
+from events.models import Delivery, DeliveryAttempt
+from events.tasks import queue_processing
+
+logger = logging.getLogger(__name__)
+
+RUNNABLE = (Delivery.Status.PENDING, Delivery.Status.PROCESSING, Delivery.Status.FAILED)
+REPROCESSABLE = (
+    Delivery.Status.PROCESSED,
+    Delivery.Status.FAILED,
+    Delivery.Status.DEAD,
+    Delivery.Status.IGNORED,
+)
+
+
+def delivery_process(*, delivery_id: int) -> None:
+    """Run a delivery through its handler once.
+
+    A delivery found `processing` is one whose worker died mid-run: it is run again. The
+    handler's writes and the `processed` mark commit together, so a failure leaves no partial
+    mirror behind; the failure itself is recorded in a transaction of its own.
+    """
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.status not in RUNNABLE:
+            return
+        handler = handler_for(delivery.source, delivery.event_type)
+        if handler is None:
+            delivery.status = Delivery.Status.IGNORED
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "next_attempt_at"])
+            return
+        delivery.status = Delivery.Status.PROCESSING
+        delivery.attempt_count += 1
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["status", "attempt_count", "next_attempt_at"])
+        attempt = DeliveryAttempt.objects.create(delivery=delivery)
+
+    try:
+        with transaction.atomic():
+            warnings = handler(delivery) or []
+            delivery.status = Delivery.Status.PROCESSED
+            delivery.processed_at = timezone.now()
+            delivery.warnings = warnings
+            delivery.error = delivery.error_traceback = ""
+            delivery.consecutive_failures = 0
+            delivery.save()
+            _finish(attempt, DeliveryAttempt.Outcome.PROCESSED, "\n".join(warnings))
+    except Exception as error:
+        logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
+        _record_failure(delivery, attempt, error)
+
+
+def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Exception) -> None:
+    delays = settings.DELIVERY_RETRY_DELAYS
+    with transaction.atomic():
+        delivery.refresh_from_db(fields=["consecutive_failures"])
+        delivery.consecutive_failures += 1
+        delivery.error = f"{type(error).__name__}: {error}"
+        delivery.error_traceback = traceback.format_exc()
+        if delivery.consecutive_failures > len(delays):
+            delivery.status = Delivery.Status.DEAD
+            delivery.next_attempt_at = None
+        else:
+            delay = retry_delay(delays[delivery.consecutive_failures - 1])
+            delivery.status = Delivery.Status.FAILED
+            delivery.next_attempt_at = timezone.now() + delay
+            queue_processing(delivery.pk, at=delivery.next_attempt_at)
+        delivery.save(
+            update_fields=[
+                "status",
+                "error",
+                "error_traceback",
+                "consecutive_failures",
+                "next_attempt_at",
+            ]
+        )
+        _finish(attempt, DeliveryAttempt.Outcome.FAILED, delivery.error)
+
+
+def retry_delay(seconds: int) -> timedelta:
+    """The configured delay with ±10% jitter, so that a burst of failures does not return
+    as a burst of retries."""
+    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
+
+
+def _finish(attempt: DeliveryAttempt, outcome: str, error: str = "") -> None:
+    attempt.outcome = outcome
+    attempt.error = error
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["outcome", "error", "finished_at"])
+
+
+def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
+    """Queue deliveries to run again through the same path; returns (queued, skipped).
+
+    Rejected deliveries cannot be processed, and pending or processing ones are already on
+    their way, so they are skipped.
+    """
+    queued = skipped = 0
+    with transaction.atomic():
+        for delivery in deliveries.select_for_update().only("pk", "status"):
+            if delivery.status not in REPROCESSABLE:
+                skipped += 1
+                continue
+            delivery.status = Delivery.Status.PENDING
+            delivery.consecutive_failures = 0
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "consecutive_failures", "next_attempt_at"])
+            queue_processing(delivery.pk)
+            queued += 1
+    return queued, skipped

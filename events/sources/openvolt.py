@@ -1,0 +1,58 @@
+"""Openvolt: unsigned JSON envelopes; the endpoint's unguessable path is the credential."""
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from events.models import WebhookEndpoint
+from events.sources.base import (
+    Envelope,
+    InvalidEnvelope,
+    SubscriptionMismatch,
+    parse_timestamp,
+    require_str,
+)
+
+EVENT_TYPES = (
+    "meter_data.received",
+    "meter.created",
+    "user.created",
+    "customer.created",
+    "api_keys.rotated",
+    "hosted_consent.approved",
+    "hosted_consent.revoked",
+)
+
+
+class OpenvoltSource:
+    event_types = EVENT_TYPES
+
+    def authenticate(self, endpoint: WebhookEndpoint, headers: Mapping[str, str], body: bytes):
+        """Openvolt signs nothing: knowing the endpoint's path is the proof."""
+
+    def read_envelope(
+        self, endpoint: WebhookEndpoint, headers: Mapping[str, str], document: Any
+    ) -> Envelope:
+        if not isinstance(document, dict):
+            raise InvalidEnvelope("The body must be a JSON object (an Openvolt envelope).")
+        subscription_id = require_str(document, "subscription_id")
+        bound = endpoint.openvolt_subscription_id
+        if bound and subscription_id != bound:
+            raise SubscriptionMismatch(
+                f"This endpoint accepts subscription {bound} only, not {subscription_id}."
+            )
+        event_type = require_str(document, "event_id", max_length=100)
+        delivery_id = require_str(document, "delivery_id")
+        occurred_at = parse_timestamp(require_str(document, "event_timestamp"))
+        if occurred_at is None:
+            raise InvalidEnvelope("'event_timestamp' must be an ISO 8601 timestamp.")
+        if "payload" not in document:
+            raise InvalidEnvelope("'payload' is missing.")
+        if not isinstance(document["payload"], dict | list | str):
+            raise InvalidEnvelope("'payload' must be an object, an array or a string.")
+        return Envelope(external_id=delivery_id, event_type=event_type, occurred_at=occurred_at)
+
+    def rejected_external_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        # Not the body's delivery_id: a later valid delivery under that id must not be taken
+        # for a retry of the invalid one.
+        return "invalid-body:" + hashlib.sha256(body).hexdigest()

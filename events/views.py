@@ -1,0 +1,72 @@
+import logging
+
+from django.db import DatabaseError
+from procrastinate.exceptions import ConnectorException
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events import intake
+
+logger = logging.getLogger(__name__)
+
+# Seconds a sender is asked to wait when the database cannot take its delivery.
+RETRY_AFTER_SECONDS = 30
+
+
+class WebhookIntakeView(APIView):
+    """`POST /webhooks/<endpoint-uuid>/`: CONTRACT.md section 4."""
+
+    authentication_classes = []
+    permission_classes = []
+    http_method_names = ["post"]
+
+    def post(self, request, endpoint_id):
+        try:
+            endpoint = intake.endpoint_for_delivery(endpoint_id=endpoint_id)
+            intake.check_request_shape(
+                content_type=request.content_type or "",
+                content_length=_content_length(request),
+            )
+            result = intake.webhook_receive(
+                endpoint=endpoint,
+                body=request.body,
+                headers={name.lower(): value for name, value in request.headers.items()},
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            )
+        except intake.IntakeError as error:
+            return Response({"error": error.code, "detail": error.detail}, status=error.status)
+        except (DatabaseError, ConnectorException):
+            logger.exception("Database unavailable; asked the sender to retry")
+            return Response(
+                {"error": "unavailable", "detail": "Storage is unavailable; retry later."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        if result.rejection:
+            return Response(
+                {
+                    "error": "invalid_payload",
+                    "detail": result.rejection,
+                    "delivery": str(result.delivery_id),
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            {"delivery": str(result.delivery_id), "duplicate": result.duplicate},
+            status=status.HTTP_200_OK if result.duplicate else status.HTTP_202_ACCEPTED,
+        )
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return Response(
+            {"error": "method_not_allowed", "detail": "Deliveries are sent with POST."},
+            status=status.HTTP_405_METHOD_NOT_ALLOWED,
+            headers={"Allow": "POST"},
+        )
+
+
+def _content_length(request) -> int | None:
+    try:
+        return int(request.META["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        return None

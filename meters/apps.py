@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MetersConfig(AppConfig):
+    name = "meters"
+    verbose_name = "Customers and meters"
