@@ -119,6 +119,7 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["-received_at", "-id"]
+        permissions = [("reprocess_delivery", "Can reprocess deliveries")]
         constraints = [
             models.UniqueConstraint(
                 fields=["endpoint", "external_id"], name="delivery_unique_per_endpoint"

@@ -114,7 +114,7 @@ def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
     """
     queued = skipped = 0
     with transaction.atomic():
-        for delivery in deliveries.select_for_update().only("pk", "status"):
+        for delivery in deliveries.select_related(None).select_for_update().only("pk", "status"):
             if delivery.status not in REPROCESSABLE:
                 skipped += 1
                 continue

@@ -29,22 +29,29 @@ def endpoint_create(
     """Create an endpoint; returns it with its signing secret (Nectar) or None (Openvolt)."""
     if source not in Source.values:
         raise ValidationError(f"Unknown source {source!r}; expected one of {Source.values}.")
-    if source == Source.NECTAR:
-        if openvolt_subscription_id:
-            raise ValidationError("A subscription id binds Openvolt endpoints only.")
-        secret = secret or secret_generate()
-        if not is_valid_secret(secret):
-            raise ValidationError("A Nectar secret looks like whsec_ followed by base64.")
-    elif secret:
+    if source == Source.NECTAR and openvolt_subscription_id:
+        raise ValidationError("A subscription id binds Openvolt endpoints only.")
+    if source == Source.OPENVOLT and secret:
         raise ValidationError("Openvolt signs nothing: its endpoints have no secret.")
     endpoint = WebhookEndpoint.objects.create(
         source=source,
         description=description,
         openvolt_subscription_id=openvolt_subscription_id,
     )
-    if secret:
-        EndpointSecret.objects.create(endpoint=endpoint, secret=secret)
+    if source == Source.NECTAR:
+        secret = endpoint_secret_add(endpoint=endpoint, secret=secret)
     return endpoint, secret
+
+
+def endpoint_secret_add(*, endpoint: WebhookEndpoint, secret: str | None = None) -> str:
+    """Add a signing secret to a Nectar endpoint (generated when not given) and return it."""
+    if endpoint.source != Source.NECTAR:
+        raise ValidationError("Only Nectar endpoints have signing secrets.")
+    secret = secret or secret_generate()
+    if not is_valid_secret(secret):
+        raise ValidationError("A Nectar secret looks like whsec_ followed by base64.")
+    EndpointSecret.objects.create(endpoint=endpoint, secret=secret)
+    return secret
 
 
 @transaction.atomic
@@ -52,14 +59,8 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = No
     """Give a Nectar endpoint a new secret. The current ones keep verifying for the overlap
     (WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS), as Svix keeps signing with the old secret for a
     while after a rotation."""
-    if endpoint.source != Source.NECTAR:
-        raise ValidationError("Only Nectar endpoints have signing secrets.")
-    secret = secret or secret_generate()
-    if not is_valid_secret(secret):
-        raise ValidationError("A Nectar secret looks like whsec_ followed by base64.")
     overlap_ends = timezone.now() + timedelta(hours=settings.WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS)
-    EndpointSecret.objects.filter(endpoint=endpoint).active().filter(
-        expires_at__isnull=True
-    ).update(expires_at=overlap_ends)
-    EndpointSecret.objects.create(endpoint=endpoint, secret=secret)
-    return secret
+    EndpointSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
+        expires_at=overlap_ends
+    )
+    return endpoint_secret_add(endpoint=endpoint, secret=secret)

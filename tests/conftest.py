@@ -9,6 +9,15 @@ from standardwebhooks.webhooks import Webhook
 from events.services import endpoint_create
 
 
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """The suite runs with DEBUG off but without collectstatic's manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def api_client():
     return APIClient()
@@ -73,3 +82,23 @@ def post_json(client, endpoint, document, headers=None, content_type="applicatio
     return client.post(
         endpoint.path, data=body, content_type=content_type, **as_django_headers(headers or {})
     )
+
+
+@pytest.fixture
+def register_handler():
+    """Register a test handler with events.handlers; every one is unregistered afterwards.
+
+    Usage: register_handler("openvolt", "test.event", handler) returns the handler.
+    """
+    from events import handlers
+
+    registered = []
+
+    def register(source, event_type, handler):
+        handlers.handles(source, event_type)(handler)
+        registered.append((source, event_type))
+        return handler
+
+    yield register
+    for source, event_type in registered:
+        handlers.unregister(source, event_type)

@@ -1,0 +1,237 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from config.admin_tools import Column, LargeTableAdmin, export_csv_action
+from events.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryReceipt,
+    EndpointSecret,
+    Source,
+    WebhookEndpoint,
+)
+from events.processing import deliveries_reprocess
+from events.services import endpoint_rotate_secret, endpoint_secret_add
+from events.sources import SOURCES
+from events.sources.nectar import is_valid_secret
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReceiptInline(ReadOnlyInline):
+    model = DeliveryReceipt
+    fields = readonly_fields = [
+        "received_at",
+        "verdict",
+        "response_status",
+        "remote_addr",
+        "headers",
+    ]
+    verbose_name_plural = "receipts (every HTTP arrival)"
+
+
+class AttemptInline(ReadOnlyInline):
+    model = DeliveryAttempt
+    fields = readonly_fields = ["started_at", "finished_at", "outcome", "error"]
+    verbose_name_plural = "processing attempts"
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """The event types the sources know, instead of a DISTINCT over every delivery."""
+
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        types = sorted({t for source in SOURCES.values() for t in source.event_types})
+        return [(t, t) for t in types]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(event_type=self.value())
+        return queryset
+
+
+DELIVERY_COLUMNS = [
+    Column("id", lambda d: d.pk),
+    Column("received_at", lambda d: d.received_at.isoformat()),
+    Column("source", lambda d: d.source),
+    Column("endpoint", lambda d: d.endpoint.description or str(d.endpoint_id)),
+    Column("event_type", lambda d: d.event_type),
+    Column("external_id", lambda d: d.external_id),
+    Column("status", lambda d: d.status),
+    Column("receipts", lambda d: d.receipt_count),
+    Column("processing_attempts", lambda d: d.attempt_count),
+    Column("last_received_at", lambda d: d.last_received_at.isoformat()),
+    Column("processed_at", lambda d: d.processed_at and d.processed_at.isoformat()),
+    Column("error", lambda d: d.error),
+]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(LargeTableAdmin):
+    list_display = [
+        "received_at",
+        "source",
+        "event_type",
+        "external_id",
+        "status",
+        "receipt_count",
+        "attempt_count",
+    ]
+    list_filter = ["source", EventTypeFilter, "status"]
+    list_select_related = ["endpoint"]
+    search_fields = ["=external_id"]
+    search_help_text = "Exact external id (Openvolt delivery_id, Nectar svix-id)."
+    changelist_deferred_fields = ("payload", "unparsed_body", "error_traceback", "warnings")
+    actions = ["reprocess", export_csv_action(DELIVERY_COLUMNS)]
+    inlines = [ReceiptInline, AttemptInline]
+    fieldsets = [
+        (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
+        (
+            "Arrival",
+            {"fields": ["received_at", "last_received_at", "receipt_count", "occurred_at"]},
+        ),
+        (
+            "Processing",
+            {
+                "fields": [
+                    "attempt_count",
+                    "next_attempt_at",
+                    "processed_at",
+                    "error",
+                    "error_traceback",
+                    "warnings",
+                ]
+            },
+        ),
+        ("Body", {"fields": ["pretty_payload", "unparsed_body"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("events.reprocess_delivery")
+
+    @admin.display(description="payload")
+    def pretty_payload(self, delivery):
+        if delivery.payload is None:
+            return "—"
+        text = json.dumps(delivery.payload, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html('<pre class="payload">{}</pre>', text)
+
+    @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
+    def reprocess(self, request, queryset):
+        queued, skipped = deliveries_reprocess(deliveries=queryset)
+        self.message_user(request, f"{queued} queued for processing.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} skipped: pending or processing ones are on their way already, "
+                "and rejected ones cannot be processed.",
+                messages.WARNING,
+            )
+
+
+class SecretInline(ReadOnlyInline):
+    model = EndpointSecret
+    fields = readonly_fields = ["masked", "created_at", "expires_at"]
+    verbose_name_plural = "signing secrets (shown once, when created)"
+
+
+class EndpointForm(forms.ModelForm):
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Nectar only. Paste the whsec_… secret from Nectar's webhook portal, "
+        "or leave empty to generate one.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["source", "description", "enabled", "openvolt_subscription_id"]
+
+    def clean(self):
+        cleaned = super().clean()
+        source, secret = cleaned.get("source"), cleaned.get("secret")
+        if secret and source != Source.NECTAR:
+            self.add_error("secret", "Only Nectar endpoints are signed.")
+        elif secret and not is_valid_secret(secret):
+            self.add_error("secret", "A secret looks like whsec_ followed by base64.")
+        if cleaned.get("openvolt_subscription_id") and source != Source.OPENVOLT:
+            self.add_error("openvolt_subscription_id", "Only Openvolt endpoints have one.")
+        return cleaned
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    list_display = ["description", "source", "enabled", "path", "created_at"]
+    list_filter = ["source", "enabled"]
+    search_fields = ["description", "=id"]
+    readonly_fields = ["id", "path", "created_at"]
+    inlines = [SecretInline]
+    actions = ["rotate_secret"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["source", "description", "enabled", "openvolt_subscription_id", "secret"]
+        return ["id", "path", "source", "description", "enabled", "openvolt_subscription_id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The source decides how requests are authenticated: fixed once created.
+        return [*self.readonly_fields, "source"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and obj.source == Source.NECTAR:
+            request.new_endpoint_secret = endpoint_secret_add(
+                endpoint=obj, secret=form.cleaned_data.get("secret") or None
+            )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The one time the secret is shown: rendered, never put in a message or the session.
+        return self._secret_once(request, obj, getattr(request, "new_endpoint_secret", None))
+
+    @admin.action(description="Rotate the signing secret (Nectar)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        endpoints = list(queryset)
+        if len(endpoints) != 1 or endpoints[0].source != Source.NECTAR:
+            self.message_user(request, "Select one Nectar endpoint to rotate.", messages.ERROR)
+            return None
+        secret = endpoint_rotate_secret(endpoint=endpoints[0])
+        return self._secret_once(request, endpoints[0], secret, rotated=True)
+
+    def _secret_once(self, request, endpoint, secret, rotated=False):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "endpoint": endpoint,
+            "url": request.build_absolute_uri(endpoint.path),
+            "secret": secret,
+            "rotated": rotated,
+            "title": "Endpoint ready",
+        }
+        return TemplateResponse(request, "admin/events/webhookendpoint/secret_once.html", context)
