@@ -45,6 +45,8 @@ class LargeTableAdmin(admin.ModelAdmin):
 
     paginator = LargeTablePaginator
     show_full_result_count = False
+    # Facet counts would run a COUNT per filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     # Columns the changelist never shows and that can be large (payloads, tracebacks).
     changelist_deferred_fields: tuple[str, ...] = ()

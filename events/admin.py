@@ -88,7 +88,7 @@ class DeliveryAdmin(LargeTableAdmin):
         "received_at",
         "source",
         "event_type",
-        "external_id",
+        "short_external_id",
         "status",
         "receipt_count",
         "attempt_count",
@@ -134,6 +134,12 @@ class DeliveryAdmin(LargeTableAdmin):
     def has_reprocess_permission(self, request):
         return request.user.has_perm("events.reprocess_delivery")
 
+    @admin.display(description="external id", ordering="external_id")
+    def short_external_id(self, delivery):
+        if len(delivery.external_id) <= 32:
+            return delivery.external_id
+        return delivery.external_id[:31] + "…"
+
     @admin.display(description="payload")
     def pretty_payload(self, delivery):
         if delivery.payload is None:
@@ -156,8 +162,12 @@ class DeliveryAdmin(LargeTableAdmin):
 
 class SecretInline(ReadOnlyInline):
     model = EndpointSecret
-    fields = readonly_fields = ["masked", "created_at", "expires_at"]
+    fields = readonly_fields = ["secret_masked", "created_at", "expires_at"]
     verbose_name_plural = "signing secrets (shown once, when created)"
+
+    @admin.display(description="secret")
+    def secret_masked(self, secret):
+        return secret.masked
 
 
 class EndpointForm(forms.ModelForm):
@@ -199,6 +209,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if obj is None:
             return ["source", "description", "enabled", "openvolt_subscription_id", "secret"]
         return ["id", "path", "source", "description", "enabled", "openvolt_subscription_id"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
 
     def get_readonly_fields(self, request, obj=None):
         # The source decides how requests are authenticated: fixed once created.
