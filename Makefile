@@ -29,17 +29,19 @@ $(BIN)/python: | check-python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
+	@echo "Installing requirements.txt into $(VENV) (first run only)…"
 	$(BIN)/pip install --quiet -r requirements.txt
 	@touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	@echo "Installing requirements-dev.txt into $(VENV) (first run only)…"
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
 	@$(WITH_DATABASE) export DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		WEB_HOST="$${WEB_HOST:-127.0.0.1}" GUNICORN_CMD_ARGS="$${GUNICORN_CMD_ARGS:---reload}" && \
-		python manage.py migrate --no-input && \
+		echo "Migrating the database…" && python manage.py migrate --no-input -v 0 && \
 		python manage.py dev_welcome --port $(PORT) && \
 		exec honcho start -f Procfile -p $(PORT) web worker
 
