@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from events.handlers import handler_for
 from events.models import Delivery, DeliveryAttempt
-from events.tasks import queue_processing
+from events.tasks import cancel_queued_processing, queue_processing
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,17 @@ def delivery_process(*, delivery_id: int) -> None:
             delivery.warnings = warnings
             delivery.error = delivery.error_traceback = ""
             delivery.consecutive_failures = 0
-            delivery.save()
+            # Named fields only: intake may have counted a receipt on the row meanwhile.
+            delivery.save(
+                update_fields=[
+                    "status",
+                    "processed_at",
+                    "warnings",
+                    "error",
+                    "error_traceback",
+                    "consecutive_failures",
+                ]
+            )
             _finish(attempt, DeliveryAttempt.Outcome.PROCESSED, "\n".join(warnings))
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
@@ -122,6 +132,7 @@ def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
             delivery.consecutive_failures = 0
             delivery.next_attempt_at = None
             delivery.save(update_fields=["status", "consecutive_failures", "next_attempt_at"])
+            cancel_queued_processing(delivery.pk)
             queue_processing(delivery.pk)
             queued += 1
     return queued, skipped

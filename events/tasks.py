@@ -19,3 +19,14 @@ def queue_processing(delivery_id: int, *, at: datetime | None = None) -> None:
     process_delivery.configure(lock=f"delivery:{delivery_id}", schedule_at=at).defer(
         delivery_id=delivery_id
     )
+
+
+def cancel_queued_processing(delivery_id: int) -> None:
+    """Cancel the runs of the delivery still waiting (a scheduled retry, say), in the caller's
+    transaction.
+
+    Jobs sharing a lock run in the order they were queued, scheduled or not: a run queued now
+    would otherwise wait behind a retry scheduled hours ahead.
+    """
+    for job in app.job_manager.list_jobs(lock=f"delivery:{delivery_id}", status="todo"):
+        app.job_manager.cancel_job_by_id(job.id)
