@@ -3,20 +3,23 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from config.admin_tools import Column, LargeTableAdmin, export_csv_action
 from events.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryReceipt,
+    EmailSubscription,
     EndpointSecret,
+    Notification,
     Source,
     WebhookEndpoint,
 )
 from events.processing import deliveries_reprocess
 from events.services import endpoint_rotate_secret, endpoint_secret_add
-from events.sources import SOURCES
+from events.sources import known_event_types
 from events.sources.nectar import is_valid_secret
 
 
@@ -50,6 +53,12 @@ class AttemptInline(ReadOnlyInline):
     verbose_name_plural = "processing attempts"
 
 
+class NotificationInline(ReadOnlyInline):
+    model = Notification
+    fields = readonly_fields = ["email", "sent_at", "last_error"]
+    verbose_name_plural = "e-mails sent about this delivery"
+
+
 class EventTypeFilter(admin.SimpleListFilter):
     """The event types the sources know, instead of a DISTINCT over every delivery."""
 
@@ -57,8 +66,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type"
 
     def lookups(self, request, model_admin):
-        types = sorted({t for source in SOURCES.values() for t in source.event_types})
-        return [(t, t) for t in types]
+        return [(event_type, event_type) for event_type in known_event_types()]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -97,11 +105,19 @@ class DeliveryAdmin(LargeTableAdmin):
     list_select_related = ["endpoint"]
     search_fields = ["=external_id"]
     search_help_text = "Exact external id (Openvolt delivery_id, Nectar svix-id)."
-    changelist_deferred_fields = ("payload", "unparsed_body", "error_traceback", "warnings")
+    changelist_deferred_fields = (
+        "payload",
+        "unparsed_body",
+        "error_traceback",
+        "summary",
+        "links",
+        "warnings",
+    )
     actions = ["reprocess", export_csv_action(DELIVERY_COLUMNS)]
-    inlines = [ReceiptInline, AttemptInline]
+    inlines = [ReceiptInline, AttemptInline, NotificationInline]
     fieldsets = [
         (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
+        ("Outcome", {"fields": ["summary", "changed_objects", "warnings"]}),
         (
             "Arrival",
             {"fields": ["received_at", "last_received_at", "receipt_count", "occurred_at"]},
@@ -115,7 +131,6 @@ class DeliveryAdmin(LargeTableAdmin):
                     "processed_at",
                     "error",
                     "error_traceback",
-                    "warnings",
                 ]
             },
         ),
@@ -139,6 +154,16 @@ class DeliveryAdmin(LargeTableAdmin):
         if len(delivery.external_id) <= 32:
             return delivery.external_id
         return delivery.external_id[:31] + "…"
+
+    @admin.display(description="changed")
+    def changed_objects(self, delivery):
+        if not delivery.links:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a>',
+            ((path, label) for label, path in delivery.links),
+        )
 
     @admin.display(description="payload")
     def pretty_payload(self, delivery):
@@ -248,3 +273,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "title": "Endpoint ready",
         }
         return TemplateResponse(request, "admin/events/webhookendpoint/secret_once.html", context)
+
+
+@admin.register(EmailSubscription)
+class EmailSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["email", "event_type", "active", "created_at"]
+    list_filter = ["event_type", "active"]
+    list_editable = ["active"]
+    search_fields = ["email"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "event_type":
+            choices = [(EmailSubscription.ALL, "Every event type (*)")]
+            choices += [(event_type, event_type) for event_type in known_event_types()]
+            return forms.ChoiceField(choices=choices, label="Event type")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)

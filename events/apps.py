@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class EventsConfig(AppConfig):
     name = "events"
     verbose_name = "Webhook deliveries"
+
+    def ready(self):
+        # Registers the handlers of each source with events.handlers.
+        from events.sources import openvolt_handlers  # noqa: F401

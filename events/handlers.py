@@ -5,15 +5,37 @@ A source module registers a handler per event type it understands:
     @handles("openvolt", "customer.created")
     def customer_created(delivery): ...
 
-A handler receives the Delivery, runs inside the transaction that marks it processed, and may
-return a list of warnings to keep on the delivery. A type nobody registered ends `ignored`.
+A handler receives the Delivery and runs inside the transaction that marks it processed. It
+returns an Outcome: what it did, in words for people (kept on the delivery and e-mailed to
+subscribers), links to what it changed, and what it skipped without failing. A type nobody
+registered ends `ignored`.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.urls import reverse
 
 from events.models import Delivery
 
-Handler = Callable[[Delivery], list[str] | None]
+
+@dataclass
+class Outcome:
+    summary: str = ""
+    warnings: list[str] = field(default_factory=list)
+    # (label, admin path) of each object the delivery changed.
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+    def link(self, obj: models.Model, label: str | None = None) -> None:
+        meta = obj._meta
+        path = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+        entry = (label or f"{meta.verbose_name.capitalize()} {obj}", path)
+        if entry not in self.links:
+            self.links.append(entry)
+
+
+Handler = Callable[[Delivery], Outcome | None]
 
 _handlers: dict[tuple[str, str], Handler] = {}
 

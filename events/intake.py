@@ -5,6 +5,7 @@ hears 2xx, so an acknowledged delivery is never lost; the worker does the rest.
 """
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,9 +115,15 @@ def _parse_json(body: bytes) -> Any:
             f"The body is not UTF-8 ({error.reason} at byte {error.start})."
         ) from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise InvalidEnvelope(f"The body is not JSON: {error}.") from None
+    except ValueError as error:  # NaN, Infinity, or a number Python will not read
+        raise InvalidEnvelope(f"The body holds a number that cannot be stored: {error}.") from None
+    except RecursionError:
+        raise InvalidEnvelope(_TOO_DEEP) from None
+    if _deeper_than(document, MAX_JSON_DEPTH):
+        raise InvalidEnvelope(_TOO_DEEP)
     # PostgreSQL's jsonb refuses NUL characters and lone surrogates; JSON allows both.
     if "\\u0000" in text:
         raise InvalidEnvelope("The body contains a \\u0000 character, which cannot be stored.")
@@ -128,21 +135,52 @@ def _parse_json(body: bytes) -> Any:
     return document
 
 
+# Deeper documents are refused: redacting and storing one recurses through it.
+MAX_JSON_DEPTH = 100
+_TOO_DEEP = f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError("a number is too large")
+    return number
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels, counted without recursion."""
+    level = [document]
+    for _ in range(limit):
+        level = [
+            child
+            for value in level
+            if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return False
+    return any(isinstance(value, dict | list) for value in level)
+
+
 # INSERT … ON CONFLICT decides between simultaneous arrivals of one delivery inside PostgreSQL:
 # exactly one inserts, the others wait for it to commit and then count a receipt on its row.
 _INSERT_DELIVERY = f"""
     INSERT INTO {Delivery._meta.db_table} (
         endpoint_id, source, external_id, event_type, status, occurred_at, payload,
-        unparsed_body, error, error_traceback, warnings, receipt_count, attempt_count,
-        consecutive_failures
+        unparsed_body, error, error_traceback, summary, links, warnings, receipt_count,
+        attempt_count, consecutive_failures
     )
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', '[]', 1, 0, 0)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', '', '[]', '[]', 1, 0, 0)
     ON CONFLICT (endpoint_id, external_id) DO NOTHING
     RETURNING id
 """
 _COUNT_RECEIPT = f"""
     UPDATE {Delivery._meta.db_table}
-    SET receipt_count = receipt_count + 1, last_received_at = now()
+    SET receipt_count = receipt_count + 1, last_received_at = statement_timestamp()
     WHERE endpoint_id = %s AND external_id = %s
     RETURNING id, status
 """

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from events.handlers import handler_for
+from events.handlers import Outcome, handler_for
 from events.models import Delivery, DeliveryAttempt
+from events.notifications import queue_notifications_if_subscribed
 from events.tasks import cancel_queued_processing, queue_processing
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,12 @@ def delivery_process(*, delivery_id: int) -> None:
 
     try:
         with transaction.atomic():
-            warnings = handler(delivery) or []
+            outcome = handler(delivery) or Outcome()
             delivery.status = Delivery.Status.PROCESSED
             delivery.processed_at = timezone.now()
-            delivery.warnings = warnings
+            delivery.summary = outcome.summary
+            delivery.links = outcome.links
+            delivery.warnings = outcome.warnings
             delivery.error = delivery.error_traceback = ""
             delivery.consecutive_failures = 0
             # Named fields only: intake may have counted a receipt on the row meanwhile.
@@ -64,13 +67,16 @@ def delivery_process(*, delivery_id: int) -> None:
                 update_fields=[
                     "status",
                     "processed_at",
+                    "summary",
+                    "links",
                     "warnings",
                     "error",
                     "error_traceback",
                     "consecutive_failures",
                 ]
             )
-            _finish(attempt, DeliveryAttempt.Outcome.PROCESSED, "\n".join(warnings))
+            _finish(attempt, DeliveryAttempt.Outcome.PROCESSED, "\n".join(outcome.warnings))
+            queue_notifications_if_subscribed(delivery)
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
         _record_failure(delivery, attempt, error)

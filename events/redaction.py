@@ -21,7 +21,8 @@ SECRET_HEADERS = frozenset(
 REDACTED = "[redacted]"
 _MASK = "****"
 _SECRET_IN_TEXT = re.compile(
-    r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*")((?:[^"\\]|\\.)*)(")'
+    # A body cut off inside the value has no closing quote: mask up to its end.
+    r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*")((?:[^"\\]|\\.)*)("|\\?\Z)'
 )
 
 
@@ -46,6 +47,9 @@ def redact_document(document: Any) -> Any:
         }
     if isinstance(document, list):
         return [redact_document(item) for item in document]
+    if isinstance(document, str):
+        # An Openvolt payload may be a string, and may hold a JSON document in it.
+        return redact_text(document)
     return document
 
 

@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 
@@ -30,3 +31,15 @@ def cancel_queued_processing(delivery_id: int) -> None:
     """
     for job in app.job_manager.list_jobs(lock=f"delivery:{delivery_id}", status="todo"):
         app.job_manager.cancel_job_by_id(job.id)
+
+
+# Retried after 4 s, 16 s, 1 min … 18 h: an SMTP server down for hours still gets its e-mails.
+@app.task(
+    name="events.notify_subscribers",
+    queue="notifications",
+    retry=RetryStrategy(max_attempts=10, exponential_wait=4),
+)
+def notify_subscribers(delivery_id: int) -> None:
+    from events.notifications import notifications_send
+
+    notifications_send(delivery_id=delivery_id)

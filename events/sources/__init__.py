@@ -13,3 +13,7 @@ SOURCES: dict[str, WebhookSource] = {
 
 def source_for(name: str) -> WebhookSource:
     return SOURCES[name]
+
+
+def known_event_types() -> list[str]:
+    return sorted({event_type for source in SOURCES.values() for event_type in source.event_types})

@@ -96,4 +96,9 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: one whose UTC date is outside years 1-9999 could not be read back.
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None
     return moment

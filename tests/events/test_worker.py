@@ -10,6 +10,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from events.handlers import Outcome
 from events.models import Delivery, DeliveryAttempt
 from events.processing import deliveries_reprocess
 from tests.conftest import openvolt_envelope, post_json
@@ -69,7 +70,7 @@ def test_worker_runs_delivery_through_its_handler(api_client, openvolt_endpoint,
 
     def customer_handler(delivery):
         seen.append(delivery.payload["payload"]["name"])
-        return ["no meters yet"]
+        return Outcome(summary="Customer seen", warnings=["no meters yet"])
 
     register_handler("openvolt", HANDLED, customer_handler)
     delivery = receive(api_client, openvolt_endpoint, HANDLED)
@@ -80,6 +81,7 @@ def test_worker_runs_delivery_through_its_handler(api_client, openvolt_endpoint,
     assert seen == ["Customer Name"]
     assert delivery.status == Delivery.Status.PROCESSED
     assert delivery.warnings == ["no meters yet"]
+    assert delivery.summary == "Customer seen"
     assert delivery.attempts.get().outcome == DeliveryAttempt.Outcome.PROCESSED
     assert job_statuses(delivery) == ["succeeded"]
 

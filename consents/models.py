@@ -1,0 +1,89 @@
+"""Hosted consents (Openvolt) and the follow-ups people work after a revocation."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+from meters.models import Customer
+
+
+class HostedConsent(models.Model):
+    """A customer's consent for Openvolt to collect data from some meters."""
+
+    external_id = models.CharField("Openvolt id", max_length=64, unique=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="consents"
+    )
+    account_id = models.CharField("Openvolt account", max_length=64, blank=True)
+    valid = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    expiry = models.DateTimeField(null=True, blank=True)
+    flow_type = models.CharField(max_length=64, blank=True)
+    consent_method = models.CharField(max_length=64, blank=True)
+    consentee_email_verified = models.BooleanField(null=True)
+    meter_numbers = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    version = models.CharField(max_length=16, blank=True)
+    created_on_platform = models.DateTimeField(null=True, blank=True)
+    platform_updated_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The object as Openvolt sent it, without its access token and link.",
+    )
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_on_platform", "external_id"]
+        indexes = [models.Index(fields=["valid", "expiry"], name="consent_valid_expiry")]
+
+    def __str__(self):
+        return f"Consent {self.external_id}"
+
+
+class FollowUp(models.Model):
+    """Something a person must do about a consent, typically call the customer who revoked it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONTACTED = "contacted", "Contacted"
+        RESOLVED = "resolved", "Resolved"
+        WONT_FIX = "wont_fix", "Won't fix"
+
+    OPEN_STATUSES = (Status.OPEN, Status.CONTACTED)
+
+    consent = models.ForeignKey(HostedConsent, on_delete=models.PROTECT, related_name="follow_ups")
+    status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    reason = models.CharField(max_length=255)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
+    due_on = models.DateField(null=True, blank=True)
+    # A copy of who to call, as it was when the follow-up opened.
+    customer_name = models.CharField(max_length=255, blank=True)
+    customer_email = models.EmailField(max_length=254, blank=True)
+    customer_address = models.TextField(blank=True)
+    meter_numbers = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opened_at"]
+        constraints = [
+            # A consent has at most one follow-up being worked: a new revocation reuses it.
+            models.UniqueConstraint(
+                fields=["consent"],
+                condition=models.Q(status__in=["open", "contacted"]),
+                name="follow_up_one_open_per_consent",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "opened_at"], name="follow_up_status_opened")]
+
+    def __str__(self):
+        return f"{self.get_status_display()}: {self.reason}"

@@ -1,0 +1,186 @@
+"""Writes on the Openvolt mirror: customers, meters, readings, users, key rotations.
+
+Every upsert takes the platform's own timestamp of the object (`platform_updated_at`): news
+older than what is mirrored is dropped, so events may arrive in any order.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+from meters.models import ApiKeyRotation, Customer, IntervalReading, Meter, PlatformUser
+
+
+def lock_objects(*keys: str) -> None:
+    """Hold PostgreSQL advisory locks on these keys until the transaction ends.
+
+    Two jobs touching one meter or consent serialise here, whatever else they touch; the keys
+    are taken in sorted order so that two jobs can never wait on each other.
+    """
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+def _upsert_newer(
+    model: type[models.Model],
+    *,
+    external_id: str,
+    values: dict[str, Any],
+    platform_updated_at: datetime | None,
+):
+    """Create or update one mirrored object unless what is stored is newer."""
+    values = {**values, "platform_updated_at": platform_updated_at}
+    obj, created = model.objects.select_for_update().get_or_create(
+        external_id=external_id, defaults=values
+    )
+    if created:
+        return obj
+    stored = obj.platform_updated_at
+    if stored and platform_updated_at and platform_updated_at < stored:
+        return obj
+    if stored and not platform_updated_at:
+        values["platform_updated_at"] = stored
+    for field, value in values.items():
+        setattr(obj, field, value)
+    obj.save()
+    return obj
+
+
+def customer_upsert(
+    *,
+    external_id: str,
+    account_id: str = "",
+    name: str = "",
+    email: str = "",
+    address: str = "",
+    logo_url: str = "",
+    created_on_platform: datetime | None = None,
+    platform_updated_at: datetime | None = None,
+    raw: dict[str, Any] | None = None,
+) -> Customer:
+    return _upsert_newer(
+        Customer,
+        external_id=external_id,
+        platform_updated_at=platform_updated_at,
+        values={
+            "account_id": account_id,
+            "name": name,
+            "email": email,
+            "address": address,
+            "logo_url": logo_url,
+            "created_on_platform": created_on_platform,
+            "raw": raw or {},
+        },
+    )
+
+
+def meter_upsert(
+    *,
+    external_id: str,
+    meter_number: str,
+    customer: Customer | None,
+    account_id: str = "",
+    enabled: bool = True,
+    valid: bool | None = None,
+    status: str = "",
+    data_source: str = "",
+    update_frequency: str = "",
+    validity_state: dict[str, Any] | None = None,
+    created_on_platform: datetime | None = None,
+    platform_updated_at: datetime | None = None,
+    raw: dict[str, Any] | None = None,
+) -> Meter:
+    return _upsert_newer(
+        Meter,
+        external_id=external_id,
+        platform_updated_at=platform_updated_at,
+        values={
+            "meter_number": meter_number,
+            "customer": customer,
+            "account_id": account_id,
+            "enabled": enabled,
+            "valid": valid,
+            "status": status,
+            "data_source": data_source,
+            "update_frequency": update_frequency,
+            "validity_state": validity_state or {},
+            "created_on_platform": created_on_platform,
+            "raw": raw or {},
+        },
+    )
+
+
+def platform_user_upsert(
+    *,
+    external_id: str,
+    account_id: str = "",
+    name: str = "",
+    email: str = "",
+    created_on_platform: datetime | None = None,
+    raw: dict[str, Any] | None = None,
+) -> PlatformUser:
+    user, _ = PlatformUser.objects.update_or_create(
+        external_id=external_id,
+        defaults={
+            "account_id": account_id,
+            "name": name,
+            "email": email,
+            "created_on_platform": created_on_platform,
+            "raw": raw or {},
+        },
+    )
+    return user
+
+
+def readings_upsert(*, meter: Meter, readings: Iterable[tuple[datetime, Decimal]]) -> int:
+    """Store half-hourly readings of one meter in one statement; returns how many were given.
+
+    A reading already stored for the same start is replaced (Openvolt revises values), so a
+    re-fetch never duplicates.
+    """
+    now = timezone.now()
+    rows = [
+        IntervalReading(meter=meter, start=start, consumption_kwh=kwh, fetched_at=now)
+        for start, kwh in readings
+    ]
+    if not rows:
+        return 0
+    IntervalReading.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["meter", "start"],
+        update_fields=["consumption_kwh", "fetched_at"],
+        batch_size=20_000,
+    )
+    newest = max(row.start for row in rows)
+    if meter.latest_reading_start is None or newest > meter.latest_reading_start:
+        Meter.objects.filter(pk=meter.pk).update(latest_reading_start=newest)
+        meter.latest_reading_start = newest
+    return len(rows)
+
+
+def api_key_rotation_record(
+    *,
+    account_id: str,
+    account_name: str = "",
+    account_email: str = "",
+    key_last_four: str = "",
+    readonly: bool | None = None,
+    rotated_at: datetime,
+) -> tuple[ApiKeyRotation, bool]:
+    """Record a key rotation once, however often it is delivered; returns (it, created)."""
+    return ApiKeyRotation.objects.get_or_create(
+        account_id=account_id,
+        rotated_at=rotated_at,
+        defaults={
+            "account_name": account_name,
+            "account_email": account_email,
+            "key_last_four": key_last_four,
+            "readonly": readonly,
+        },
+    )
