@@ -1,0 +1,211 @@
+"""A small client of Openvolt's REST API (CONTRACT.md section 6).
+
+Openvolt publishes no SDK. This client sends the `x-api-key`, gives every call a timeout,
+retries 429s, 5xx answers and connection errors (honouring `Retry-After`), and reads the
+answers tolerantly: top-level keys in camelCase or snake_case, consumption as a string or a
+number, `kWh` in any case.
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from events.sources.base import parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+HALF_HOUR = timedelta(minutes=30)
+# At most 31 days of half-hours per call; longer ranges are fetched in chunks.
+MAX_RANGE = timedelta(days=31)
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+
+
+class OpenvoltError(Exception):
+    """A call to Openvolt failed; the message says which and why."""
+
+
+class OpenvoltNotConfigured(OpenvoltError):
+    pass
+
+
+class OpenvoltNotFound(OpenvoltError):
+    pass
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    consumption_kwh: Decimal
+
+
+class OpenvoltClient:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 20.0,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        max_wait: float = 30.0,
+    ):
+        self.base_url = (base_url or settings.OPENVOLT_API_URL).rstrip("/")
+        self.api_key = settings.OPENVOLT_API_KEY if api_key is None else api_key
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_wait = max_wait
+
+    # Resources
+
+    def meter(self, meter_id: str) -> dict[str, Any]:
+        return self._object("GET", f"/meters/{meter_id}")
+
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        return self._object("GET", f"/customers/{customer_id}")
+
+    def hosted_consent(self, consent_id: str) -> dict[str, Any]:
+        return self._object("GET", f"/hosted-consents/{consent_id}")
+
+    def create_meter(
+        self, *, meter_number: str, customer_id: str, hosted_consent_id: str
+    ) -> dict[str, Any]:
+        return self._object(
+            "POST",
+            "/meters",
+            json={
+                "meter_number": meter_number,
+                "customer_id": customer_id,
+                "hosted_consent_id": hosted_consent_id,
+            },
+        )
+
+    def interval_data(self, meter_id: str, start: datetime, end: datetime) -> list[Interval]:
+        """Half-hourly consumption with `start <= interval start < end`, in order."""
+        by_start: dict[datetime, Interval] = {}
+        for chunk_start, chunk_end in _chunks(start, end):
+            answer = self._object(
+                "GET",
+                "/interval-data",
+                params={
+                    "meter_id": meter_id,
+                    "start_date": _iso(chunk_start),
+                    "end_date": _iso(chunk_end),
+                    "granularity": "hh",
+                },
+            )
+            for interval in _intervals(answer):
+                # The API also returns the interval starting at end_date: keep the range only.
+                if chunk_start <= interval.start < chunk_end:
+                    by_start[interval.start] = interval
+        return [by_start[key] for key in sorted(by_start)]
+
+    # Transport
+
+    def _object(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+        response = self._request(method, path, **kwargs)
+        try:
+            document = response.json()
+        except ValueError:
+            raise OpenvoltError(f"{method} {path}: the answer is not JSON.") from None
+        if not isinstance(document, dict):
+            raise OpenvoltError(f"{method} {path}: expected a JSON object.")
+        return document
+
+    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        if not self.api_key:
+            raise OpenvoltNotConfigured(
+                "OPENVOLT_API_KEY is not set: Switchboard cannot call Openvolt's API."
+            )
+        headers = {"x-api-key": self.api_key, "accept": "application/json"}
+        url = self.base_url + path
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = httpx.request(
+                    method, url, headers=headers, timeout=self.timeout, **kwargs
+                )
+            except httpx.TransportError as error:
+                if attempt == self.attempts:
+                    raise OpenvoltError(
+                        f"{method} {path}: {type(error).__name__}: {error}"
+                    ) from error
+                self._wait(attempt, None)
+                continue
+            if response.status_code in RETRYABLE_STATUSES and attempt < self.attempts:
+                self._wait(attempt, response.headers.get("retry-after"))
+                continue
+            return self._checked(method, path, response)
+        raise AssertionError("unreachable")
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        seconds = self.backoff * 2 ** (attempt - 1)
+        if retry_after:
+            # Seconds; an HTTP date is not worth parsing here: keep the backoff.
+            with contextlib.suppress(ValueError):
+                seconds = float(retry_after)
+        time.sleep(min(max(seconds, 0), self.max_wait))
+
+    @staticmethod
+    def _checked(method: str, path: str, response: httpx.Response) -> httpx.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        if status == 401 or status == 403:
+            raise OpenvoltError(
+                f"{method} {path}: Openvolt refused the API key ({status}); "
+                "check OPENVOLT_API_KEY (was it rotated?)."
+            )
+        if status == 404:
+            raise OpenvoltNotFound(f"{method} {path}: Openvolt does not know this object (404).")
+        raise OpenvoltError(f"{method} {path}: Openvolt answered {status}.")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    while start < end:
+        chunk_end = min(start + MAX_RANGE, end)
+        yield start, chunk_end
+        start = chunk_end
+
+
+def _field(document: dict[str, Any], camel: str, snake: str) -> Any:
+    return document[camel] if camel in document else document.get(snake)
+
+
+def _intervals(answer: dict[str, Any]) -> Iterator[Interval]:
+    rows = answer.get("data")
+    if not isinstance(rows, list):
+        raise OpenvoltError("GET /interval-data: the answer has no 'data' list.")
+    for row in rows:
+        if not isinstance(row, dict):
+            raise OpenvoltError("GET /interval-data: a row of 'data' is not an object.")
+        start = parse_timestamp(_field(row, "startInterval", "start_interval"))
+        if start is None:
+            raise OpenvoltError(f"GET /interval-data: a row has no valid start_interval: {row!r}")
+        units = str(_field(row, "consumptionUnits", "consumption_units") or "kwh").lower()
+        if units != "kwh":
+            raise OpenvoltError(f"GET /interval-data: unexpected consumption units {units!r}.")
+        yield Interval(start=start, consumption_kwh=_decimal(row.get("consumption")))
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise OpenvoltError(f"GET /interval-data: consumption {value!r} is not a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise OpenvoltError(f"GET /interval-data: consumption {value!r} is not a number.") from None
+    if not number.is_finite():
+        raise OpenvoltError(f"GET /interval-data: consumption {value!r} is not a number.")
+    return number
