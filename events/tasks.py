@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from django.conf import settings
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
@@ -43,3 +44,20 @@ def notify_subscribers(delivery_id: int) -> None:
     from events.notifications import notifications_send
 
     notifications_send(delivery_id=delivery_id)
+
+
+@app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
+@app.task(
+    name="events.recover_stalled_jobs",
+    queue="maintenance",
+    queueing_lock="recover_stalled_jobs",
+)
+async def recover_stalled_jobs(timestamp: int) -> int:
+    """Put back in the queue the jobs of workers that stopped sending heartbeats (killed,
+    out of memory, machine lost), so that no job is lost with its worker."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=settings.WORKER_STALLED_AFTER_SECONDS
+    )
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    return len(stalled)
