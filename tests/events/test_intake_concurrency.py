@@ -1,0 +1,97 @@
+"""Simultaneous arrivals of one delivery, through a real threaded server and real connections."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from events.models import Delivery, DeliveryReceipt
+from events.services import endpoint_create
+from tests.conftest import nectar_event, nectar_headers, openvolt_envelope
+from tests.events.intake_support import body_of, delete_all_jobs, jobs_for
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+SENDERS = 16
+
+
+@pytest.fixture(autouse=True)
+def forget_jobs():
+    yield
+    delete_all_jobs()
+
+
+def post_all_at_once(url: str, body: bytes, headers: dict[str, str]) -> list[tuple[int, dict]]:
+    """POST the same request from SENDERS threads released together; (status, JSON) of each."""
+    barrier = threading.Barrier(SENDERS)
+    answers = []
+
+    def send():
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", **headers},
+        )
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answers.append((response.status, json.load(response)))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, json.load(error)))
+
+    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == SENDERS, "a sender got no answer"
+    return answers
+
+
+def assert_one_delivery_and_the_rest_duplicates(answers):
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {202: 1, 200: SENDERS - 1}, answers
+    assert Counter(answer["duplicate"] for _, answer in answers) == {False: 1, True: SENDERS - 1}
+    delivery = Delivery.objects.get()
+    assert {answer["delivery"] for _, answer in answers} == {str(delivery.pk)}
+    assert delivery.receipt_count == SENDERS
+    verdicts = Counter(delivery.receipts.values_list("verdict", flat=True))
+    assert verdicts == {"accepted": 1, "duplicate": SENDERS - 1}
+    assert jobs_for(delivery.pk).count() == 1
+
+
+def test_simultaneous_openvolt_deliveries_store_one(live_server):
+    endpoint, _ = endpoint_create(source="openvolt")
+    body = body_of(openvolt_envelope(delivery_id="same-delivery"))
+
+    answers = post_all_at_once(live_server.url + endpoint.path, body, {})
+
+    assert_one_delivery_and_the_rest_duplicates(answers)
+
+
+def test_simultaneous_nectar_deliveries_store_one(live_server):
+    endpoint, secret = endpoint_create(source="nectar")
+    body = body_of(nectar_event())
+    headers = nectar_headers(secret, body, message_id="msg_same")
+
+    answers = post_all_at_once(live_server.url + endpoint.path, body, headers)
+
+    assert_one_delivery_and_the_rest_duplicates(answers)
+    assert Delivery.objects.get().external_id == "msg_same"
+
+
+def test_simultaneous_bad_bodies_store_one_rejected_delivery(live_server):
+    endpoint, _ = endpoint_create(source="openvolt")
+
+    answers = post_all_at_once(live_server.url + endpoint.path, b"{not json", {})
+
+    assert Counter(status for status, _ in answers) == {400: SENDERS}
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.REJECTED
+    assert {answer["delivery"] for _, answer in answers} == {str(delivery.pk)}
+    assert delivery.receipt_count == DeliveryReceipt.objects.count() == SENDERS
+    assert not jobs_for(delivery.pk).exists()
