@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from config.admin_tools import Column, export_csv_action
-from consents.models import FollowUp, HostedConsent
+from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
 
 
 def _iso(moment):
@@ -84,3 +84,54 @@ class FollowUpAdmin(admin.ModelAdmin):
     ]
     fields = ["status", "assignee", "due_on", *readonly_fields]
     actions = [export_csv_action(FOLLOW_UP_COLUMNS)]
+
+
+CONNECTION_COLUMNS = [
+    Column("nectar_id", lambda c: c.external_id),
+    Column("company", lambda c: c.company_name),
+    Column("company_external_id", lambda c: c.company_external_id),
+    Column("data_source", lambda c: c.data_source),
+    Column("status", lambda c: c.status),
+    Column("country", lambda c: c.country),
+    Column("account_numbers", lambda c: " ".join(a.account_number for a in c.accounts.all())),
+    Column("emails", lambda c: " ".join(c.emails)),
+    Column("updated_on_platform", lambda c: _iso(c.platform_updated_at)),
+]
+
+
+class ConnectionAccountInline(admin.TabularInline):
+    model = ConnectionAccount
+    fields = ["account_number", "data_source_types", "site_name", "site_nectar_id"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UtilityConnection)
+class UtilityConnectionAdmin(admin.ModelAdmin):
+    list_display = [
+        "company_name",
+        "data_source",
+        "status",
+        "country",
+        "validated_at",
+        "platform_updated_at",
+    ]
+    list_filter = ["status", "country", "data_source"]
+    search_fields = [
+        "company_name",
+        "=company_external_id",
+        "=external_id",
+        "=accounts__account_number",
+        "accounts__site_name",
+    ]
+    search_help_text = "Company or site name, or the exact account number, company or Nectar id."
+    readonly_fields = ["mirrored_at"]
+    inlines = [ConnectionAccountInline]
+    actions = [export_csv_action(CONNECTION_COLUMNS)]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("accounts")

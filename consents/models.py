@@ -87,3 +87,53 @@ class FollowUp(models.Model):
 
     def __str__(self):
         return f"{self.get_status_display()}: {self.reason}"
+
+
+class UtilityConnection(models.Model):
+    """A Nectar connection: a company's access to its utility accounts at one provider."""
+
+    external_id = models.CharField("Nectar id", max_length=64, unique=True)
+    status = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=64, blank=True)
+    data_source = models.CharField(max_length=255, blank=True)
+    company_nectar_id = models.CharField("company Nectar id", max_length=64)
+    company_external_id = models.CharField(max_length=255, blank=True)
+    company_public_id = models.CharField(max_length=64, blank=True)
+    company_name = models.CharField(max_length=255, blank=True)
+    emails = ArrayField(models.CharField(max_length=254), default=list, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    validated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a connection.validated event last arrived."
+    )
+    created_on_platform = models.DateTimeField(null=True, blank=True)
+    platform_updated_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="The object as Nectar sent it.")
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["company_name", "external_id"]
+        indexes = [
+            models.Index(fields=["company_name"], name="connection_company_name"),
+            models.Index(fields=["company_external_id"], name="connection_company_ext"),
+        ]
+
+    def __str__(self):
+        return f"{self.company_name or self.company_nectar_id}: {self.data_source or 'connection'}"
+
+
+class ConnectionAccount(models.Model):
+    """A utility account reached through a connection, with the site it supplies."""
+
+    connection = models.ForeignKey(
+        UtilityConnection, on_delete=models.CASCADE, related_name="accounts"
+    )
+    account_number = models.CharField(max_length=255, db_index=True)
+    data_source_types = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    site_nectar_id = models.CharField("site Nectar id", max_length=64, blank=True)
+    site_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["connection", "account_number"]
+
+    def __str__(self):
+        return f"Account {self.account_number}"

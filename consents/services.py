@@ -1,4 +1,4 @@
-"""Writes on hosted consents and follow-ups."""
+"""Writes on hosted consents, follow-ups and utility connections."""
 
 from datetime import datetime
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from consents.models import FollowUp, HostedConsent
+from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
 from meters.models import Customer
 
 # Never mirrored: they let whoever holds them act on the consent.
@@ -104,3 +104,38 @@ def _contact_details(consent: HostedConsent) -> dict[str, Any]:
         "customer_address": customer.address if customer else "",
         "meter_numbers": list(consent.meter_numbers),
     }
+
+
+def utility_connection_upsert(
+    *,
+    external_id: str,
+    values: dict[str, Any],
+    accounts: list[dict[str, Any]],
+    platform_updated_at: datetime | None,
+    validated_at: datetime | None = None,
+) -> tuple[UtilityConnection, bool]:
+    """Mirror a Nectar connection and its accounts; returns (connection, changed).
+
+    An update older than the mirrored one changes nothing; the accounts are replaced as a
+    whole, since Nectar sends the complete list each time.
+    """
+    connection = (
+        UtilityConnection.objects.select_for_update().filter(external_id=external_id).first()
+    )
+    stored = connection.platform_updated_at if connection else None
+    if stored and platform_updated_at and platform_updated_at < stored:
+        return connection, False
+    values = {**values, "platform_updated_at": platform_updated_at}
+    if validated_at:
+        values["validated_at"] = validated_at
+    if connection is None:
+        connection = UtilityConnection.objects.create(external_id=external_id, **values)
+    else:
+        for field, value in values.items():
+            setattr(connection, field, value)
+        connection.save()
+        connection.accounts.all().delete()
+    ConnectionAccount.objects.bulk_create(
+        ConnectionAccount(connection=connection, **account) for account in accounts
+    )
+    return connection, True

@@ -23,6 +23,13 @@ from events.sources import known_event_types
 from events.sources.nectar import is_valid_secret
 
 
+def _pretty_json(document):
+    if document is None:
+        return "—"
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre class="payload">{}</pre>', text)
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -117,7 +124,7 @@ class DeliveryAdmin(LargeTableAdmin):
     inlines = [ReceiptInline, AttemptInline, NotificationInline]
     fieldsets = [
         (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
-        ("Outcome", {"fields": ["summary", "changed_objects", "warnings"]}),
+        ("Outcome", {"fields": ["summary", "changed_objects", "warnings", "reported_changes"]}),
         (
             "Arrival",
             {"fields": ["received_at", "last_received_at", "receipt_count", "occurred_at"]},
@@ -167,10 +174,14 @@ class DeliveryAdmin(LargeTableAdmin):
 
     @admin.display(description="payload")
     def pretty_payload(self, delivery):
-        if delivery.payload is None:
-            return "—"
-        text = json.dumps(delivery.payload, indent=2, ensure_ascii=False, sort_keys=True)
-        return format_html('<pre class="payload">{}</pre>', text)
+        return _pretty_json(delivery.payload)
+
+    @admin.display(description="changes reported by Nectar")
+    def reported_changes(self, delivery):
+        """Nectar's `protectedChanges` and `old` (the values before an update), if sent."""
+        payload = delivery.payload if isinstance(delivery.payload, dict) else {}
+        reported = {key: payload[key] for key in ("protectedChanges", "old") if key in payload}
+        return _pretty_json(reported) if reported else "—"
 
     @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
     def reprocess(self, request, queryset):

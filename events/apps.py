@@ -7,4 +7,4 @@ class EventsConfig(AppConfig):
 
     def ready(self):
         # Registers the handlers of each source with events.handlers.
-        from events.sources import openvolt_handlers  # noqa: F401
+        from events.sources import nectar_handlers, openvolt_handlers  # noqa: F401

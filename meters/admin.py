@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from config.admin_tools import Column, LargeTableAdmin, export_csv_action
-from meters.models import ApiKeyRotation, Customer, IntervalReading, Meter, PlatformUser
+from meters.models import (
+    ApiKeyRotation,
+    BillLineItem,
+    BillMeterUsage,
+    Customer,
+    IntervalReading,
+    Meter,
+    PlatformUser,
+    UtilityBill,
+)
 
 
 def _iso(moment):
@@ -106,3 +115,100 @@ class ApiKeyRotationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+BILL_COLUMNS = [
+    Column("nectar_id", lambda b: b.external_id),
+    Column("invoice_id", lambda b: b.invoice_id),
+    Column("company", lambda b: b.company_name),
+    Column("company_external_id", lambda b: b.company_external_id),
+    Column("utility_company", lambda b: b.utility_company),
+    Column("document_date", lambda b: b.document_date),
+    Column("due_date", lambda b: b.due_date),
+    Column("period_start", lambda b: b.period_start),
+    Column("period_end", lambda b: b.period_end),
+    Column("total_charges", lambda b: b.total_charges),
+    Column("total_charges_units", lambda b: b.total_charges_units),
+    Column("is_flagged", lambda b: b.is_flagged),
+    Column("deleted_at", lambda b: _iso(b.deleted_at)),
+]
+
+
+class ReadOnlyTabular(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LineItemInline(ReadOnlyTabular):
+    model = BillLineItem
+    fields = [
+        "position",
+        "description",
+        "quantity",
+        "quantity_units",
+        "rate",
+        "total_charge",
+        "meter_ids",
+        "account_ids",
+    ]
+
+
+class MeterUsageInline(ReadOnlyTabular):
+    model = BillMeterUsage
+    fields = [
+        "meter_id",
+        "site_name",
+        "account_id",
+        "start_date",
+        "end_date",
+        "usage",
+        "current_charges",
+        "is_estimated",
+    ]
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted on Nectar"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Current"), ("yes", "Deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(deleted_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(UtilityBill)
+class UtilityBillAdmin(admin.ModelAdmin):
+    list_display = [
+        "invoice_id",
+        "company_name",
+        "utility_company",
+        "document_date",
+        "due_date",
+        "total_charges",
+        "total_charges_units",
+        "is_flagged",
+        "deleted_at",
+    ]
+    list_filter = [DeletedFilter, "is_flagged", "utility_company"]
+    search_fields = [
+        "=invoice_id",
+        "company_name",
+        "=company_external_id",
+        "=external_id",
+        "meter_usages__site_name",
+        "=meter_usages__meter_id",
+    ]
+    search_help_text = "Company or site name, or the exact invoice, meter, company or Nectar id."
+    readonly_fields = ["deleted_at", "mirrored_at"]
+    inlines = [LineItemInline, MeterUsageInline]
+    actions = [export_csv_action(BILL_COLUMNS)]

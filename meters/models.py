@@ -1,5 +1,6 @@
-"""The local mirror of Openvolt's customers, meters and half-hourly readings."""
+"""The local mirror of Openvolt's customers, meters and readings, and of Nectar's bills."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -119,3 +120,146 @@ class ApiKeyRotation(models.Model):
     def __str__(self):
         account = self.account_name or self.account_id
         return f"API key of {account} rotated {self.rotated_at:%Y-%m-%d %H:%M}"
+
+
+def _amount(verbose_name=None):
+    """A charge or quantity as Nectar sends it: a decimal string, absent when not on the bill."""
+    return models.DecimalField(verbose_name, max_digits=20, decimal_places=6, null=True, blank=True)
+
+
+class UtilityBill(models.Model):
+    """A Nectar document: one utility bill, with its charges, line items and meter usage."""
+
+    external_id = models.CharField("Nectar id", max_length=64, unique=True)
+    company_nectar_id = models.CharField("company Nectar id", max_length=64)
+    company_external_id = models.CharField(max_length=255, blank=True)
+    company_name = models.CharField(max_length=255, blank=True)
+    invoice_id = models.CharField(max_length=255, blank=True, db_index=True)
+    utility_company = models.CharField(max_length=255, blank=True)
+    document_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True, help_text="Earliest usage start.")
+    period_end = models.DateField(null=True, blank=True, help_text="Latest usage end.")
+
+    total_charges = _amount()
+    total_charges_units = models.CharField(max_length=32, blank=True)
+    total_document_charges = _amount()
+    total_document_charges_units = models.CharField(max_length=32, blank=True)
+    charges_units = models.CharField(max_length=32, blank=True)
+    current_charges = _amount()
+    credits = _amount()
+    current_open_balance = _amount()
+    previous_close_balance = _amount()
+    after_previous_charges = _amount()
+    after_previous_credits = _amount()
+    after_previous_total_payment = _amount()
+    electricity_delivery_charges = _amount()
+    electricity_demand_charges = _amount()
+    electricity_supply_charges = _amount()
+    gas_delivery_charges = _amount()
+    gas_supply_charges = _amount()
+    interest_charges = _amount()
+    tax_charges = _amount()
+
+    tax_id = models.CharField(max_length=255, blank=True)
+    is_flagged = models.BooleanField(null=True)
+    notes = models.TextField(blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    audit_trail_url = models.URLField("audit trail URL", max_length=1000, blank=True)
+    processed_on_platform = models.DateTimeField(null=True, blank=True)
+    created_on_platform = models.DateTimeField(null=True, blank=True)
+    platform_updated_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Nectar deleted the document; kept here as a record."
+    )
+    raw = models.JSONField(default=dict, blank=True, help_text="The object as Nectar sent it.")
+    mirrored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "utility bill"
+        ordering = ["-document_date", "external_id"]
+        indexes = [
+            models.Index(fields=["company_name"], name="bill_company_name"),
+            models.Index(fields=["-document_date"], name="bill_document_date"),
+        ]
+
+    def __str__(self):
+        return f"Bill {self.invoice_id or self.external_id} ({self.company_name})"
+
+
+class BillLineItem(models.Model):
+    bill = models.ForeignKey(UtilityBill, on_delete=models.CASCADE, related_name="line_items")
+    position = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    account_ids = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    meter_ids = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    electricity_is_demand = models.BooleanField(null=True)
+    electricity_time_of_use = models.CharField(max_length=64, blank=True)
+    multipliers = ArrayField(
+        models.DecimalField(max_digits=20, decimal_places=6), default=list, blank=True
+    )
+    quantity = _amount()
+    quantity_units = models.CharField(max_length=32, blank=True)
+    rate = _amount()
+    total_charge = _amount()
+
+    class Meta:
+        ordering = ["bill", "position"]
+
+    def __str__(self):
+        return self.description or f"Line {self.position}"
+
+
+class BillMeterUsage(models.Model):
+    """One meter's usage on a bill (Nectar's `meterSiteUsageData`)."""
+
+    bill = models.ForeignKey(UtilityBill, on_delete=models.CASCADE, related_name="meter_usages")
+    external_id = models.CharField("Nectar id", max_length=64, blank=True)
+    account_id = models.CharField(max_length=255, blank=True)
+    meter_id = models.CharField(max_length=255, blank=True, db_index=True)
+    submeter_id = models.CharField(max_length=255, blank=True)
+    pod_id = models.CharField("POD id", max_length=255, blank=True)
+    icp = models.CharField("ICP", max_length=255, blank=True)
+    site_nectar_id = models.CharField("site Nectar id", max_length=64, blank=True)
+    site_external_id = models.CharField(max_length=255, blank=True)
+    site_name = models.CharField(max_length=255, blank=True, db_index=True)
+    site_address = models.TextField(blank=True)
+    zipcode = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=64, blank=True)
+    shop_number = models.CharField(max_length=64, blank=True)
+    supplier_name = models.CharField(max_length=255, blank=True)
+    utility_company = models.CharField(max_length=255, blank=True)
+    tariff = models.CharField(max_length=255, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    days_in_range = models.IntegerField(null=True, blank=True)
+    usage = models.CharField(max_length=255, blank=True)
+    current_reading = _amount()
+    previous_reading = _amount()
+    billed_demand = _amount()
+    current_charges = _amount()
+    credits = _amount()
+    electricity_delivery_charges = _amount()
+    electricity_demand_charges = _amount()
+    electricity_supply_charges = _amount()
+    gas_delivery_charges = _amount()
+    gas_supply_charges = _amount()
+    tax_charges = _amount()
+    total_document_charges = _amount()
+    custom_container_name = models.CharField(max_length=255, blank=True)
+    custom_container_size = _amount()
+    custom_container_usage = _amount()
+    is_estimated = models.BooleanField(null=True)
+    is_flagged = models.BooleanField(null=True)
+    is_implied = models.BooleanField(null=True)
+    exclusion = models.BooleanField(null=True)
+    document_notes = models.TextField(blank=True)
+    audit_trail_url = models.URLField("audit trail URL", max_length=1000, blank=True)
+    additional_fields = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "meter usage on a bill"
+        ordering = ["bill", "site_name", "meter_id"]
+
+    def __str__(self):
+        return f"{self.meter_id or 'meter'} at {self.site_name or 'a site'}"

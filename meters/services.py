@@ -1,4 +1,5 @@
-"""Writes on the Openvolt mirror: customers, meters, readings, users, key rotations.
+"""Writes on the mirror: Openvolt's customers, meters, readings, users and key rotations, and
+Nectar's utility bills.
 
 Every upsert takes the platform's own timestamp of the object (`platform_updated_at`): news
 older than what is mirrored is dropped, so events may arrive in any order.
@@ -12,7 +13,16 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from meters.models import ApiKeyRotation, Customer, IntervalReading, Meter, PlatformUser
+from meters.models import (
+    ApiKeyRotation,
+    BillLineItem,
+    BillMeterUsage,
+    Customer,
+    IntervalReading,
+    Meter,
+    PlatformUser,
+    UtilityBill,
+)
 
 
 def lock_objects(*keys: str) -> None:
@@ -41,7 +51,7 @@ def _upsert_newer(
     if created:
         return obj
     stored = obj.platform_updated_at
-    if stored and platform_updated_at and platform_updated_at < stored:
+    if _is_stale(stored, platform_updated_at):
         return obj
     if stored and not platform_updated_at:
         values["platform_updated_at"] = stored
@@ -184,3 +194,63 @@ def api_key_rotation_record(
             "readonly": readonly,
         },
     )
+
+
+def utility_bill_upsert(
+    *,
+    external_id: str,
+    values: dict[str, Any],
+    line_items: list[dict[str, Any]],
+    meter_usages: list[dict[str, Any]],
+    platform_updated_at: datetime | None,
+) -> tuple[UtilityBill, bool]:
+    """Mirror a Nectar document with its line items and meter usage; returns (bill, changed).
+
+    An update older than the mirrored one changes nothing. Line items and usage records are
+    replaced as a whole: Nectar sends the complete document each time.
+    """
+    bill = UtilityBill.objects.select_for_update().filter(external_id=external_id).first()
+    if bill and _is_stale(bill.platform_updated_at, platform_updated_at):
+        return bill, False
+    values = {**values, "platform_updated_at": platform_updated_at}
+    starts = [u["start_date"] for u in meter_usages if u.get("start_date")]
+    ends = [u["end_date"] for u in meter_usages if u.get("end_date")]
+    values["period_start"] = min(starts, default=None)
+    values["period_end"] = max(ends, default=None)
+    if bill is None:
+        bill = UtilityBill.objects.create(external_id=external_id, **values)
+    else:
+        for field, value in values.items():
+            setattr(bill, field, value)
+        bill.save()
+        bill.line_items.all().delete()
+        bill.meter_usages.all().delete()
+    BillLineItem.objects.bulk_create(
+        BillLineItem(bill=bill, position=position, **item)
+        for position, item in enumerate(line_items, start=1)
+    )
+    BillMeterUsage.objects.bulk_create(BillMeterUsage(bill=bill, **usage) for usage in meter_usages)
+    return bill, True
+
+
+def utility_bill_mark_deleted(
+    *, external_id: str, deleted_at: datetime, values: dict[str, Any]
+) -> UtilityBill:
+    """Mark a Nectar document deleted, keeping what is known of it.
+
+    A deletion that arrives before the document itself leaves a record, so that the late
+    creation (older than the deletion) cannot bring it back.
+    """
+    bill, _ = UtilityBill.objects.select_for_update().get_or_create(
+        external_id=external_id, defaults={**values, "platform_updated_at": deleted_at}
+    )
+    if bill.deleted_at is None or deleted_at < bill.deleted_at:
+        bill.deleted_at = deleted_at
+    if not _is_stale(bill.platform_updated_at, deleted_at):
+        bill.platform_updated_at = deleted_at
+    bill.save(update_fields=["deleted_at", "platform_updated_at", "mirrored_at"])
+    return bill
+
+
+def _is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
+    return bool(stored and incoming and incoming < stored)
