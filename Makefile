@@ -38,9 +38,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
+# Without an Openvolt API configured (environment or .env), the worker calls the sandbox that
+# the site itself serves (sandbox/), with a dummy key.
 run: $(VENV)/.runtime
 	@$(WITH_DATABASE) export DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(BIN):$$PATH" \
 		WEB_HOST="$${WEB_HOST:-127.0.0.1}" GUNICORN_CMD_ARGS="$${GUNICORN_CMD_ARGS:---reload}" && \
+		if [ -z "$${OPENVOLT_API_URL:-}" ] && ! grep -qs '^[[:space:]]*OPENVOLT_API_URL=' .env; then \
+			export OPENVOLT_API_URL="http://127.0.0.1:$(PORT)/sandbox/openvolt/v1" && \
+			if [ -z "$${OPENVOLT_API_KEY:-}" ] && ! grep -qs '^[[:space:]]*OPENVOLT_API_KEY=' .env; then \
+				export OPENVOLT_API_KEY=sandbox; fi; fi && \
 		echo "Migrating the database…" && python manage.py migrate --no-input -v 0 && \
 		python manage.py dev_welcome --port $(PORT) && \
 		exec honcho start -f Procfile -p $(PORT) web worker

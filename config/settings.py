@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "events",
     "meters",
     "consents",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,11 @@ WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_ROTATION_OVERLAP
 OPENVOLT_API_URL = env("OPENVOLT_API_URL", default="https://api.openvolt.com/v1").rstrip("/")
 OPENVOLT_API_KEY = env("OPENVOLT_API_KEY", default="")
 OPENVOLT_AUTO_CREATE_METERS = env.bool("OPENVOLT_AUTO_CREATE_METERS", default=True)
+# Seconds before the first retry of a failed call to Openvolt, doubled for each next one.
+OPENVOLT_API_BACKOFF_SECONDS = env.float("OPENVOLT_API_BACKOFF_SECONDS", default=1.0)
+# A local stand-in of Openvolt's API at /sandbox/openvolt/v1/ (sandbox/), for development
+# without an Openvolt account. Read when the URLs are loaded.
+OPENVOLT_SANDBOX = env.bool("OPENVOLT_SANDBOX", default=DEBUG)
 
 
 LOGGING = {

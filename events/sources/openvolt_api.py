@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,14 +54,16 @@ class OpenvoltClient:
         api_key: str | None = None,
         timeout: float = 20.0,
         attempts: int = 4,
-        backoff: float = 1.0,
+        backoff: float | None = None,
         max_wait: float = 30.0,
     ):
         self.base_url = (base_url or settings.OPENVOLT_API_URL).rstrip("/")
-        self.api_key = settings.OPENVOLT_API_KEY if api_key is None else api_key
+        # Stripped: a key pasted with a newline would be an illegal header value for httpx.
+        self.api_key = (settings.OPENVOLT_API_KEY if api_key is None else api_key).strip()
         self.timeout = timeout
         self.attempts = attempts
-        self.backoff = backoff
+        # Seconds before the first retry, doubled for each next one (1 s unless configured).
+        self.backoff = settings.OPENVOLT_API_BACKOFF_SECONDS if backoff is None else backoff
         self.max_wait = max_wait
 
     # Resources
@@ -169,7 +171,8 @@ class OpenvoltClient:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # The Z says UTC: convert first, or a moment given in another zone shifts the range.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
