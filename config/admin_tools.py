@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, models
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -110,3 +110,22 @@ def export_csv_action(columns: list[Column], *, description: str = "Export selec
     export_csv.short_description = description
     export_csv.allowed_permissions = ("view",)
     return export_csv
+
+
+class MirrorAdmin(admin.ModelAdmin):
+    """A mirror of a platform's objects: written by its events, read by people.
+
+    An edit here would be silently undone by the platform's next event, so there is none.
+    """
+
+    # The view page still builds a form: say how URL fields read input, as Django 6 will.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.admin_tools import Column, export_csv_action
+from config.admin_tools import Column, MirrorAdmin, export_csv_action
 from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
 
 
@@ -47,13 +47,12 @@ class FollowUpInline(admin.TabularInline):
 
 
 @admin.register(HostedConsent)
-class HostedConsentAdmin(admin.ModelAdmin):
+class HostedConsentAdmin(MirrorAdmin):
     list_display = ["external_id", "customer", "valid", "revoked_at", "expiry", "flow_type"]
     list_filter = ["valid", "flow_type", "consent_method"]
     list_select_related = ["customer"]
     search_fields = ["=external_id", "customer__email", "customer__name"]
     search_help_text = "Exact consent id or meter number, or customer name or e-mail."
-    autocomplete_fields = ["customer"]
     readonly_fields = ["mirrored_at"]
     inlines = [FollowUpInline]
     actions = [export_csv_action(CONSENT_COLUMNS)]
@@ -111,7 +110,7 @@ class ConnectionAccountInline(admin.TabularInline):
 
 
 @admin.register(UtilityConnection)
-class UtilityConnectionAdmin(admin.ModelAdmin):
+class UtilityConnectionAdmin(MirrorAdmin):
     list_display = [
         "company_name",
         "data_source",

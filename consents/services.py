@@ -124,8 +124,13 @@ def utility_connection_upsert(
     )
     stored = connection.platform_updated_at if connection else None
     if stored and platform_updated_at and platform_updated_at < stored:
+        # The rest is old news, but the validation happened: keep when, whatever the order.
+        if validated_at and (not connection.validated_at or validated_at > connection.validated_at):
+            connection.validated_at = validated_at
+            connection.save(update_fields=["validated_at", "mirrored_at"])
         return connection, False
-    values = {**values, "platform_updated_at": platform_updated_at}
+    # An undated event is applied, but the mirror keeps the version it knew.
+    values = {**values, "platform_updated_at": platform_updated_at or stored}
     if validated_at:
         values["validated_at"] = validated_at
     if connection is None:

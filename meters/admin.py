@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.admin_tools import Column, LargeTableAdmin, export_csv_action
+from config.admin_tools import Column, LargeTableAdmin, MirrorAdmin, export_csv_action
 from meters.models import (
     ApiKeyRotation,
     BillLineItem,
@@ -59,7 +59,7 @@ class MeterInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(MirrorAdmin):
     list_display = ["name", "email", "external_id", "created_on_platform"]
     search_fields = ["=external_id", "name", "email"]
     search_help_text = "Name or e-mail (contains), or the exact Openvolt id."
@@ -69,7 +69,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Meter)
-class MeterAdmin(admin.ModelAdmin):
+class MeterAdmin(MirrorAdmin):
     list_display = [
         "meter_number",
         "customer",
@@ -83,38 +83,29 @@ class MeterAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["^meter_number", "=external_id", "customer__email"]
     search_help_text = "Meter number (starts with), exact Openvolt id, or customer e-mail."
-    autocomplete_fields = ["customer"]
     readonly_fields = ["latest_reading_start", "mirrored_at"]
     actions = [export_csv_action(METER_COLUMNS)]
 
 
 @admin.register(IntervalReading)
-class IntervalReadingAdmin(LargeTableAdmin):
+class IntervalReadingAdmin(MirrorAdmin, LargeTableAdmin):
     list_display = ["meter", "start", "consumption_kwh", "fetched_at"]
     list_select_related = ["meter"]
     search_fields = ["=meter__meter_number", "=meter__external_id"]
     search_help_text = "Exact meter number or Openvolt meter id."
-    raw_id_fields = ["meter"]
     actions = [export_csv_action(READING_COLUMNS)]
 
 
 @admin.register(PlatformUser)
-class PlatformUserAdmin(admin.ModelAdmin):
+class PlatformUserAdmin(MirrorAdmin):
     list_display = ["email", "name", "external_id", "created_on_platform"]
     search_fields = ["=external_id", "email", "name"]
     readonly_fields = ["mirrored_at"]
 
 
 @admin.register(ApiKeyRotation)
-class ApiKeyRotationAdmin(admin.ModelAdmin):
+class ApiKeyRotationAdmin(MirrorAdmin):
     list_display = ["rotated_at", "account_name", "account_id", "key_last_four", "readonly"]
-    readonly_fields = [f.name for f in ApiKeyRotation._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 BILL_COLUMNS = [
@@ -187,7 +178,7 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(UtilityBill)
-class UtilityBillAdmin(admin.ModelAdmin):
+class UtilityBillAdmin(MirrorAdmin):
     list_display = [
         "invoice_id",
         "company_name",

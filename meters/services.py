@@ -212,6 +212,9 @@ def utility_bill_upsert(
     bill = UtilityBill.objects.select_for_update().filter(external_id=external_id).first()
     if bill and _is_stale(bill.platform_updated_at, platform_updated_at):
         return bill, False
+    # An undated event is applied, but the mirror keeps the version it knew (as _upsert_newer).
+    if bill and not platform_updated_at:
+        platform_updated_at = bill.platform_updated_at
     values = {**values, "platform_updated_at": platform_updated_at}
     starts = [u["start_date"] for u in meter_usages if u.get("start_date")]
     ends = [u["end_date"] for u in meter_usages if u.get("end_date")]
@@ -239,16 +242,16 @@ def utility_bill_mark_deleted(
     """Mark a Nectar document deleted, keeping what is known of it.
 
     A deletion that arrives before the document itself leaves a record, so that the late
-    creation (older than the deletion) cannot bring it back.
+    creation (older than the deletion) cannot bring it back: it fills the record in, and the
+    bill stays deleted. `platform_updated_at` stays that of the version whose values the bill
+    holds: the deletion's values are not applied, so it must not make a newer version look old.
     """
     bill, _ = UtilityBill.objects.select_for_update().get_or_create(
-        external_id=external_id, defaults={**values, "platform_updated_at": deleted_at}
+        external_id=external_id, defaults=values
     )
     if bill.deleted_at is None or deleted_at < bill.deleted_at:
         bill.deleted_at = deleted_at
-    if not _is_stale(bill.platform_updated_at, deleted_at):
-        bill.platform_updated_at = deleted_at
-    bill.save(update_fields=["deleted_at", "platform_updated_at", "mirrored_at"])
+    bill.save(update_fields=["deleted_at", "mirrored_at"])
     return bill
 
 

@@ -298,7 +298,8 @@ def mirror_connection(delivery: Delivery, *, validated: bool = False) -> Outcome
     outcome = Outcome()
     outcome.link(connection)
     if not changed:
-        outcome.summary = f"Older than the mirrored connection {connection}: nothing changed."
+        kept = "only the time of its validation was kept" if validated else "nothing changed"
+        outcome.summary = f"Older than the mirrored connection {connection}: {kept}."
         return outcome
     verb = {"created": "New", "updated": "Updated", "validated": "Validated"}
     action = delivery.event_type.split(".")[1]
