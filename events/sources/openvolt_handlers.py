@@ -209,7 +209,11 @@ def meter_data_received(delivery: Delivery) -> Outcome:
     client = OpenvoltClient()
     outcome = Outcome()
     stored = 0
-    for index, item in enumerate(payload_items(delivery), start=1):
+    items = payload_items(delivery)
+    # Every meter's lock at once, in lock_objects' order: taken item by item, two deliveries
+    # naming the same meters in other orders would each hold a meter the other waits for.
+    lock_objects(*(f"meter:{item.get('meter_id')}" for item in items))
+    for index, item in enumerate(items, start=1):
         meter_id = item.get("meter_id")
         start = parse_timestamp(item.get("start_interval"))
         end = parse_timestamp(item.get("end_interval"))
@@ -222,7 +226,6 @@ def meter_data_received(delivery: Delivery) -> Outcome:
                 f"before it starts ({start:%Y-%m-%d %H:%M})."
             )
             continue
-        lock_objects(f"meter:{meter_id}")
         meter = meter_for(meter_id, client)
         intervals = client.interval_data(meter_id, start, end)
         stored += readings_upsert(
@@ -239,11 +242,14 @@ def hosted_consent_approved(delivery: Delivery) -> Outcome:
     client = OpenvoltClient()
     outcome = Outcome()
     approvals, created = [], []
-    for item in payload_items(delivery):
-        consent_id = item.get("hosted_consent_id") or item.get("id")
-        if not isinstance(consent_id, str) or not consent_id:
-            raise PayloadError("An item has no hosted_consent_id.")
-        lock_objects(f"consent:{consent_id}")
+    consent_ids = [
+        item.get("hosted_consent_id") or item.get("id") for item in payload_items(delivery)
+    ]
+    if not all(isinstance(consent_id, str) and consent_id for consent_id in consent_ids):
+        raise PayloadError("An item has no hosted_consent_id.")
+    # All at once, in order, for the reason given in meter_data_received.
+    lock_objects(*(f"consent:{consent_id}" for consent_id in consent_ids))
+    for consent_id in consent_ids:
         consent = mirror_consent(client.hosted_consent(consent_id), client)
         outcome.link(consent)
         if consent.customer:

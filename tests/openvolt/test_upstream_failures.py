@@ -1,0 +1,168 @@
+"""When Openvolt's API fails: retried inside the client, else the delivery fails and is retried
+later, with nothing half-written in between."""
+
+import pytest
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from consents.models import HostedConsent
+from events.models import Delivery, DeliveryAttempt
+from events.tasks import process_delivery
+from meters.models import IntervalReading, Meter
+from tests.openvolt.conftest import CONSENT_ID, CREATED_METER, METER_B, load_event, process, receive
+
+pytestmark = pytest.mark.django_db
+
+ATTEMPTS = 4  # OpenvoltClient's default number of tries per call
+
+# (event type, the path made to fail, what the fixture mirrors once the API is back)
+FAILING_PATHS = [
+    pytest.param(
+        "meter_data.received",
+        "/interval-data",
+        lambda: IntervalReading.objects.count() == 94,
+        id="meter_data-interval_data",
+    ),
+    pytest.param(
+        "meter_data.received",
+        f"/meters/{METER_B}",
+        lambda: Meter.objects.filter(external_id=METER_B).exists(),
+        id="meter_data-second_meter",
+    ),
+    pytest.param(
+        "meter.created",
+        f"/meters/{CREATED_METER}",
+        lambda: Meter.objects.filter(external_id=CREATED_METER).exists(),
+        id="meter_created-meter",
+    ),
+    pytest.param(
+        "hosted_consent.approved",
+        f"/hosted-consents/{CONSENT_ID}",
+        HostedConsent.objects.exists,
+        id="approved-consent",
+    ),
+    pytest.param(
+        "hosted_consent.approved",
+        "/meters",
+        lambda: Meter.objects.count() == 2,
+        id="approved-create_meter",
+    ),
+    pytest.param(
+        "hosted_consent.revoked",
+        f"/hosted-consents/{CONSENT_ID}",
+        HostedConsent.objects.exists,
+        id="revoked-consent",
+    ),
+]
+
+
+def retry_jobs(delivery) -> list[ProcrastinateJob]:
+    return list(
+        ProcrastinateJob.objects.filter(
+            task_name="events.process_delivery",
+            args__delivery_id=delivery.pk,
+            status="todo",
+            scheduled_at__isnull=False,
+        )
+    )
+
+
+@pytest.mark.parametrize(("event_type", "path", "mirrored"), FAILING_PATHS)
+def test_server_error_fails_the_delivery_until_the_api_recovers(
+    api_client, openvolt_endpoint, openvolt_api, event_type, path, mirrored
+):
+    method = "POST" if path == "/meters" else "GET"
+    openvolt_api.fail(path, status=500, times=None)
+
+    delivery = process(receive(api_client, openvolt_endpoint, load_event(event_type)))
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.error == f"OpenvoltError: {method} {path}: Openvolt answered 500."
+    assert "Openvolt answered 500" in delivery.error_traceback
+    assert delivery.attempts.get().outcome == DeliveryAttempt.Outcome.FAILED
+    assert len(openvolt_api.requests_to(path, method)) == ATTEMPTS
+    # Nothing half-done: what was written before the failing call is rolled back.
+    assert not mirrored()
+    assert not IntervalReading.objects.exists()
+    (retry,) = retry_jobs(delivery)
+    assert retry.scheduled_at == delivery.next_attempt_at > timezone.now()
+
+    openvolt_api.heal()
+    process_delivery(**retry.args)  # what the worker runs when the retry is due
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert (delivery.error, delivery.consecutive_failures) == ("", 0)
+    assert mirrored()
+    assert list(delivery.attempts.values_list("outcome", flat=True)) == ["failed", "processed"]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_a_few_retryable_answers_are_retried_inside_the_client(
+    api_client, openvolt_endpoint, openvolt_api, status
+):
+    openvolt_api.fail("/interval-data", status=status, times=ATTEMPTS - 1)
+
+    delivery = process(receive(api_client, openvolt_endpoint, load_event("meter_data.received")))
+
+    assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert delivery.attempts.count() == 1
+    assert IntervalReading.objects.count() == 94
+    assert len(openvolt_api.requests_to("/interval-data")) == ATTEMPTS - 1 + 2
+
+
+def test_too_many_requests_waits_as_long_as_retry_after_says(
+    api_client, openvolt_endpoint, openvolt_api
+):
+    openvolt_api.fail(f"/hosted-consents/{CONSENT_ID}", status=429, times=1, retry_after="1")
+
+    delivery = process(
+        receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved"))
+    )
+
+    assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    refused, accepted = openvolt_api.requests_to(f"/hosted-consents/{CONSENT_ID}")
+    # The backoff is 0.01 s in these tests: only Retry-After explains the wait.
+    assert accepted.at - refused.at >= 0.95
+
+
+def test_not_found_is_not_retried(api_client, openvolt_endpoint, openvolt_api):
+    del openvolt_api.consents[CONSENT_ID]
+
+    delivery = process(
+        receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved"))
+    )
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.error.startswith(f"OpenvoltNotFound: GET /hosted-consents/{CONSENT_ID}")
+    assert len(openvolt_api.requests) == 1
+
+
+def test_refused_key_says_to_check_it(api_client, openvolt_endpoint, openvolt_api, settings):
+    settings.OPENVOLT_API_KEY = "an-old-key-since-rotated"
+
+    delivery = process(receive(api_client, openvolt_endpoint, load_event("meter.created")))
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert "Openvolt refused the API key (401); check OPENVOLT_API_KEY" in delivery.error
+    assert [r.api_key for r in openvolt_api.requests] == ["an-old-key-since-rotated"]
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["meter_data.received", "meter.created", "hosted_consent.approved", "hosted_consent.revoked"],
+)
+def test_missing_api_key_fails_with_a_clear_error(
+    api_client, openvolt_endpoint, openvolt_api, settings, event_type
+):
+    settings.OPENVOLT_API_KEY = ""
+
+    delivery = process(receive(api_client, openvolt_endpoint, load_event(event_type)))
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.error == (
+        "OpenvoltNotConfigured: OPENVOLT_API_KEY is not set: "
+        "Switchboard cannot call Openvolt's API."
+    )
+    assert openvolt_api.requests == []
+    assert retry_jobs(delivery)
