@@ -40,6 +40,10 @@ class OpenvoltNotFound(OpenvoltError):
     pass
 
 
+class OpenvoltConflict(OpenvoltError):
+    """Openvolt already has what the call would create."""
+
+
 @dataclass(frozen=True)
 class Interval:
     start: datetime
@@ -129,19 +133,24 @@ class OpenvoltClient:
             )
         headers = {"x-api-key": self.api_key, "accept": "application/json"}
         url = self.base_url + path
+        # A POST that timed out or got a 5xx may still have been carried out: repeating it could
+        # create a second meter. Only a refused connection or a 429 prove it was not.
+        idempotent = method == "GET"
         for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
             try:
                 response = httpx.request(
                     method, url, headers=headers, timeout=self.timeout, **kwargs
                 )
             except httpx.TransportError as error:
-                if attempt == self.attempts:
+                if last or not (idempotent or isinstance(error, httpx.ConnectError)):
                     raise OpenvoltError(
                         f"{method} {path}: {type(error).__name__}: {error}"
                     ) from error
                 self._wait(attempt, None)
                 continue
-            if response.status_code in RETRYABLE_STATUSES and attempt < self.attempts:
+            status = response.status_code
+            if not last and status in RETRYABLE_STATUSES and (idempotent or status == 429):
                 self._wait(attempt, response.headers.get("retry-after"))
                 continue
             return self._checked(method, path, response)
@@ -167,6 +176,8 @@ class OpenvoltClient:
             )
         if status == 404:
             raise OpenvoltNotFound(f"{method} {path}: Openvolt does not know this object (404).")
+        if status == 409:
+            raise OpenvoltConflict(f"{method} {path}: Openvolt already has it (409).")
         raise OpenvoltError(f"{method} {path}: Openvolt answered {status}.")
 
 

@@ -15,7 +15,7 @@ from events.handlers import Outcome, handles
 from events.models import Delivery, Source
 from events.redaction import last_four
 from events.sources.base import parse_timestamp
-from events.sources.openvolt_api import OpenvoltClient, OpenvoltNotFound
+from events.sources.openvolt_api import OpenvoltClient, OpenvoltConflict, OpenvoltNotFound
 from meters.models import Customer, Meter
 from meters.services import (
     api_key_rotation_record,
@@ -226,7 +226,12 @@ def meter_data_received(delivery: Delivery) -> Outcome:
                 f"before it starts ({start:%Y-%m-%d %H:%M})."
             )
             continue
-        meter = meter_for(meter_id, client)
+        try:
+            meter = meter_for(meter_id, client)
+        except OpenvoltNotFound:
+            # Retrying cannot bring it back; the other items are still worth storing.
+            outcome.warnings.append(f"Item {index} skipped: Openvolt has no meter {meter_id}.")
+            continue
         intervals = client.interval_data(meter_id, start, end)
         stored += readings_upsert(
             meter=meter, readings=[(i.start, i.consumption_kwh) for i in intervals]
@@ -281,14 +286,18 @@ def _create_missing_meters(
         if consent.customer is None:
             outcome.warnings.append(f"Meter {number} not created: the consent has no customer.")
             continue
-        meter = mirror_meter(
-            client.create_meter(
+        try:
+            created_meter = client.create_meter(
                 meter_number=number,
                 customer_id=consent.customer.external_id,
                 hosted_consent_id=consent.external_id,
-            ),
-            client,
-        )
+            )
+        except OpenvoltConflict:
+            # Created on an earlier run whose transaction did not commit, or by someone else:
+            # its meter.created event will mirror it.
+            outcome.warnings.append(f"Meter {number} already exists on Openvolt.")
+            continue
+        meter = mirror_meter(created_meter, client)
         outcome.link(meter)
         created.append(meter.meter_number)
     return created

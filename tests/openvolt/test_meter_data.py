@@ -180,13 +180,18 @@ def test_thirteen_month_backfill_is_fetched_in_month_chunks(
     assert all(ranges[i][1] == ranges[i + 1][0] for i in range(len(ranges) - 1))
 
 
-def test_meter_the_api_does_not_know_fails_the_delivery(
+def test_meter_the_api_does_not_know_is_skipped_and_the_others_stored(
     api_client, openvolt_endpoint, openvolt_api
 ):
-    envelope = meter_data(("0123456789abcdef01234567", "2024-04-27T00:00Z", "2024-04-27T01:00Z"))
+    unknown = "0123456789abcdef01234567"
+    envelope = meter_data(
+        (unknown, "2024-04-27T00:00Z", "2024-04-27T01:00Z"),
+        (METER_A, "2024-04-27T00:00Z", "2024-04-27T01:00Z"),
+    )
 
     delivery = process(receive(api_client, openvolt_endpoint, envelope))
 
-    assert delivery.status == Delivery.Status.FAILED
-    assert "OpenvoltNotFound: GET /meters/0123456789abcdef01234567" in delivery.error
-    assert not Meter.objects.exists()
+    assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert delivery.warnings == [f"Item 1 skipped: Openvolt has no meter {unknown}."]
+    assert not Meter.objects.filter(external_id=unknown).exists()
+    assert len(stored(METER_A)) == 2
