@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -21,6 +22,7 @@ from events.processing import deliveries_reprocess
 from events.services import endpoint_rotate_secret, endpoint_secret_add
 from events.sources import known_event_types
 from events.sources.nectar import is_valid_secret
+from events.subjects import normalized
 
 
 def _pretty_json(document):
@@ -111,7 +113,10 @@ class DeliveryAdmin(LargeTableAdmin):
     list_filter = ["source", EventTypeFilter, "status"]
     list_select_related = ["endpoint"]
     search_fields = ["=external_id"]
-    search_help_text = "Exact external id (Openvolt delivery_id, Nectar svix-id)."
+    search_help_text = (
+        "Exact external id, meter id or number, customer e-mail, consent id, "
+        "invoice or account number."
+    )
     changelist_deferred_fields = (
         "payload",
         "unparsed_body",
@@ -119,6 +124,7 @@ class DeliveryAdmin(LargeTableAdmin):
         "summary",
         "links",
         "warnings",
+        "subjects",
     )
     actions = ["reprocess", export_csv_action(DELIVERY_COLUMNS)]
     inlines = [ReceiptInline, AttemptInline, NotificationInline]
@@ -152,6 +158,14 @@ class DeliveryAdmin(LargeTableAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """An exact external id, or anything the delivery is about: both index lookups."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        about = Q(external_id=term) | Q(subjects__contains=[normalized(term)])
+        return queryset.filter(about), False
 
     def has_reprocess_permission(self, request):
         return request.user.has_perm("events.reprocess_delivery")

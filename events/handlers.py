@@ -18,6 +18,7 @@ from django.db import models
 from django.urls import reverse
 
 from events.models import Delivery
+from events.subjects import normalized
 
 
 @dataclass
@@ -26,13 +27,21 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     # (label, admin path) of each object the delivery changed.
     links: list[tuple[str, str]] = field(default_factory=list)
+    # Search keys of those objects (events/subjects.py), added to the delivery's.
+    subjects: list[str] = field(default_factory=list)
 
     def link(self, obj: models.Model, label: str | None = None) -> None:
+        """Name an object the delivery changed: linked from the delivery and its e-mails, and
+        findable by its ids, meter number and e-mail address in the delivery search."""
         meta = obj._meta
         path = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
         entry = (label or f"{meta.verbose_name.capitalize()} {obj}", path)
         if entry not in self.links:
             self.links.append(entry)
+        for attribute in ("external_id", "meter_number", "email"):
+            value = getattr(obj, attribute, "")
+            if isinstance(value, str) and value and normalized(value) not in self.subjects:
+                self.subjects.append(normalized(value))
 
 
 Handler = Callable[[Delivery], Outcome | None]

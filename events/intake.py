@@ -19,6 +19,7 @@ from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
 from events.redaction import redact_document, redact_headers, redact_text
 from events.sources import source_for
 from events.sources.base import Envelope, InvalidEnvelope, Refused
+from events.subjects import subjects_of
 from events.tasks import queue_processing
 
 JSON_MEDIA_TYPES = ("application/json",)
@@ -175,10 +176,10 @@ def _deeper_than(document: Any, limit: int) -> bool:
 _UPSERT_DELIVERY = f"""
     INSERT INTO {Delivery._meta.db_table} AS delivery (
         endpoint_id, source, external_id, event_type, status, occurred_at, payload,
-        unparsed_body, error, error_traceback, summary, links, warnings, receipt_count,
-        attempt_count, consecutive_failures
+        unparsed_body, error, subjects, error_traceback, summary, links, warnings,
+        receipt_count, attempt_count, consecutive_failures
     )
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', '', '[]', '[]', 1, 0, 0)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '', '', '[]', '[]', 1, 0, 0)
     ON CONFLICT (endpoint_id, external_id) DO UPDATE
         SET receipt_count = delivery.receipt_count + 1,
             last_received_at = statement_timestamp()
@@ -272,6 +273,7 @@ def _upsert(
                 None if payload is None else Jsonb(payload),
                 unparsed_body,
                 error,
+                subjects_of(payload),
             ],
         )
         delivery_id, stored_status, created = cursor.fetchone()

@@ -1,5 +1,7 @@
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -105,6 +107,12 @@ class Delivery(models.Model):
     unparsed_body = models.TextField(
         blank=True, help_text="A rejected body that is not JSON, as text, secrets redacted."
     )
+    subjects = ArrayField(
+        models.CharField(max_length=255),
+        default=list,
+        blank=True,
+        help_text="Ids, meter numbers and e-mail addresses it concerns (events/subjects.py).",
+    )
     error = models.TextField(blank=True)
     error_traceback = models.TextField(blank=True)
     summary = models.TextField(blank=True, help_text="What processing did, in words.")
@@ -134,6 +142,9 @@ class Delivery(models.Model):
             models.Index(fields=["status", "-received_at"], name="delivery_status_received"),
             models.Index(fields=["source", "-received_at"], name="delivery_source_received"),
             models.Index(fields=["event_type", "-received_at"], name="delivery_type_received"),
+            models.Index(fields=["endpoint", "-received_at"], name="delivery_endpoint_received"),
+            models.Index(fields=["external_id"], name="delivery_external_id"),
+            GinIndex(fields=["subjects"], name="delivery_subjects"),
         ]
 
     def __str__(self):

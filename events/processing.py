@@ -66,6 +66,7 @@ def delivery_process(*, delivery_id: int) -> None:
             delivery.processed_at = timezone.now()
             delivery.summary = outcome.summary
             delivery.links = outcome.links
+            delivery.subjects = list(dict.fromkeys([*delivery.subjects, *outcome.subjects]))
             delivery.warnings = outcome.warnings
             delivery.error = delivery.error_traceback = ""
             delivery.consecutive_failures = 0
@@ -76,6 +77,7 @@ def delivery_process(*, delivery_id: int) -> None:
                     "processed_at",
                     "summary",
                     "links",
+                    "subjects",
                     "warnings",
                     "error",
                     "error_traceback",

@@ -203,3 +203,38 @@ def test_rotating_a_secret_shows_the_new_one_and_keeps_the_old_for_a_while(
     assert new != old and new in response.content.decode()
     assert old not in response.content.decode()
     assert EndpointSecret.objects.active().count() == 2
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["65c361e09ecb86c35d5ef1c5", "1234567890", "Ada@Example.com", "6630f047feb1f65bad24870a"],
+    ids=["customer id", "meter number", "customer e-mail (any case)", "consent id"],
+)
+def test_search_finds_deliveries_by_what_they_are_about(
+    admin_client, api_client, openvolt_endpoint, term
+):
+    revoked = {
+        "id": "6630f047feb1f65bad24870a",
+        "customer": {"id": "65c361e09ecb86c35d5ef1c5", "email": "ada@example.com"},
+        "meter_numbers": ["1234567890", "0987654321"],
+    }
+    post_json(
+        api_client,
+        openvolt_endpoint,
+        openvolt_envelope("hosted_consent.revoked", "about-1", payload=revoked),
+    )
+    post_json(api_client, openvolt_endpoint, openvolt_envelope("customer.created", "other-1"))
+
+    response = admin_client.get(CHANGELIST, {"q": term})
+
+    assert [d.external_id for d in response.context["cl"].result_list] == ["about-1"]
+
+
+def test_search_by_subject_uses_the_index(admin_client, deliveries):
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM events_delivery WHERE subjects @> ARRAY['x']::varchar[]"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "delivery_subjects" in plan
