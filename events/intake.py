@@ -86,6 +86,7 @@ def webhook_receive(
     if len(body) > limit:
         raise IntakeError(413, "payload_too_large", f"The body is over {limit} bytes.")
     source = source_for(endpoint.source)
+    document = None
     try:
         source.authenticate(endpoint, headers, body)
         try:
@@ -95,6 +96,7 @@ def webhook_receive(
             return _store_rejected(
                 endpoint=endpoint,
                 external_id=source.rejected_external_id(headers, body),
+                document=document,
                 body=body,
                 headers=headers,
                 remote_addr=remote_addr,
@@ -221,18 +223,19 @@ def _store_rejected(
     *,
     endpoint: WebhookEndpoint,
     external_id: str,
+    document: Any,
     body: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
     reason: str,
 ) -> IntakeResult:
-    document = None
+    """Store a body the source cannot read: as JSON when it parsed, else as text."""
     unparsed = ""
-    try:
-        document = redact_document(_parse_json(body))
-    except InvalidEnvelope:
+    if document is None:
         text = body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
         unparsed = redact_text(text)
+    else:
+        document = redact_document(document)
     return _upsert(
         endpoint=endpoint,
         external_id=external_id,

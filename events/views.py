@@ -1,6 +1,6 @@
 import logging
 
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from procrastinate.exceptions import ConnectorException
 from rest_framework import status
 from rest_framework.response import Response
@@ -36,7 +36,7 @@ class WebhookIntakeView(APIView):
             )
         except intake.IntakeError as error:
             return Response({"error": error.code, "detail": error.detail}, status=error.status)
-        except (DatabaseError, ConnectorException):
+        except (OperationalError, InterfaceError, ConnectorException):
             logger.exception("Database unavailable; asked the sender to retry")
             return Response(
                 {"error": "unavailable", "detail": "Storage is unavailable; retry later."},
