@@ -1,16 +1,24 @@
-"""Admin pieces every app uses: changelists that stay fast on large tables, and CSV exports."""
+"""Admin pieces every app uses: changelists that stay fast on large tables, mirrors.
 
-import csv
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+The exports (CSV and XLSX actions, logged) live in console/exports.py; their names are
+re-exported here for the admin modules that import them from this module.
+"""
 
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection, models
-from django.http import StreamingHttpResponse
-from django.utils import timezone
 from django.utils.functional import cached_property
+
+from console.exports import (  # noqa: F401  (re-exported)
+    Column,
+    ExportPermissionMixin,
+    FieldColumn,
+    IsoText,
+    export_actions,
+    export_csv_action,
+    export_xlsx_action,
+    spreadsheet_safe,
+)
 
 # Counting more than this many rows of a filtered list costs more than the number is worth.
 COUNT_CAP = 10_000
@@ -30,7 +38,9 @@ class LargeTablePaginator(Paginator):
             estimate = _estimated_rows(queryset.model._meta.db_table)
             if estimate > COUNT_CAP:
                 return estimate
-        return queryset[: COUNT_CAP + 1].count()
+        # Unordered: any COUNT_CAP + 1 rows count the same, without sorting them (or joining
+        # the table an ordering by a related field needs).
+        return queryset.order_by()[: COUNT_CAP + 1].count()
 
 
 def _estimated_rows(table: str) -> int:
@@ -57,59 +67,6 @@ class LargeTableAdmin(admin.ModelAdmin):
         if self.changelist_deferred_fields and match and match.url_name.endswith("_changelist"):
             queryset = queryset.defer(*self.changelist_deferred_fields)
         return queryset
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    value: Callable[[Any], Any]
-
-
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell value a spreadsheet shows as text, never runs."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer to stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_rows(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([column.header for column in columns])
-    for row in rows:
-        yield writer.writerow([spreadsheet_safe(column.value(row)) for column in columns])
-
-
-def export_csv_action(columns: list[Column], *, description: str = "Export selected to CSV"):
-    """An admin action `export_csv` streaming the selected rows (or, with "select all", the
-    whole filtered list) as CSV, in bounded memory."""
-
-    def export_csv(modeladmin, request, queryset):
-        model = modeladmin.model._meta
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(
-            csv_rows(columns, queryset.iterator(chunk_size=2000)),
-            content_type="text/csv; charset=utf-8",
-        )
-        filename = f"{model.verbose_name_plural.replace(' ', '-')}-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-    export_csv.short_description = description
-    export_csv.allowed_permissions = ("view",)
-    return export_csv
 
 
 class MirrorAdmin(admin.ModelAdmin):

@@ -28,6 +28,8 @@ class Segment:
     name: str
     value: float | int | Decimal
     link: str = ""
+    # Words for the tooltip when the name (the colour's key) is not for people.
+    label: str = ""
 
 
 @dataclass
@@ -63,7 +65,7 @@ def bar_chart(
                 continue
             h = float(segment.value) / top * plot_height
             y -= h
-            tip = f"{bar.label}: {_number(segment.value)}{unit} {segment.name}"
+            tip = f"{bar.label}: {_number(segment.value)}{unit} {segment.label or segment.name}"
             rect = format_html(
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
                 _at(x),

@@ -22,7 +22,8 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with Switchboard's own site (the dashboard): console/apps.py.
+    "console.apps.SwitchboardAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "events",
     "meters",
     "consents",
+    "console",
     "sandbox",
 ]
 

@@ -52,6 +52,14 @@ class FollowUp(models.Model):
         WONT_FIX = "wont_fix", "Won't fix"
 
     OPEN_STATUSES = (Status.OPEN, Status.CONTACTED)
+    # Where each status may go next; resolved and won't-fix ones are closed for good (a new
+    # revocation opens a new follow-up).
+    NEXT_STATUSES = {
+        Status.OPEN: (Status.CONTACTED, Status.RESOLVED, Status.WONT_FIX),
+        Status.CONTACTED: (Status.RESOLVED, Status.WONT_FIX),
+        Status.RESOLVED: (),
+        Status.WONT_FIX: (),
+    }
 
     consent = models.ForeignKey(HostedConsent, on_delete=models.PROTECT, related_name="follow_ups")
     status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
@@ -74,6 +82,7 @@ class FollowUp(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "follow-up"
         ordering = ["opened_at"]
         constraints = [
             # A consent has at most one follow-up being worked: a new revocation reuses it.
@@ -86,7 +95,54 @@ class FollowUp(models.Model):
         indexes = [models.Index(fields=["status", "opened_at"], name="follow_up_status_opened")]
 
     def __str__(self):
-        return f"{self.get_status_display()}: {self.reason}"
+        return f"Follow-up {self.pk}: {self.customer_name or self.customer_email or 'customer'}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def can_become(self, status: str) -> bool:
+        return status in self.NEXT_STATUSES[self.status]
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_on is not None and self.due_on < timezone.localdate()
+
+
+class FollowUpNote(models.Model):
+    """One line of a follow-up's history: what a person wrote, or what someone did to it.
+
+    Never edited or deleted, so the history reads as it happened.
+    """
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        STATUS = "status", "Status change"
+        ASSIGNMENT = "assignment", "Assignment"
+        DUE_DATE = "due_date", "Due date"
+        REVOCATION = "revocation", "Revocation"
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="notes")
+    # Empty for what Switchboard itself did (a revocation arriving). PROTECT: a history that
+    # forgets who wrote it is worth little, so staff who leave are deactivated, not deleted.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="follow_up_notes",
+    )
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.NOTE)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "follow-up note"
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["follow_up", "created_at"], name="follow_up_note_created")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on follow-up {self.follow_up_id}"
 
 
 class UtilityConnection(models.Model):

@@ -3,11 +3,18 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_tools import Column, LargeTableAdmin, export_csv_action
+from config.admin_tools import LargeTableAdmin
+from console.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
+from events.admin_filters import ReceivedFilter
+from events.admin_retry import retry_failed_view
+from events.delivery_filters import EndpointFilter, ReceivedRangeFilter
 from events.models import (
     Delivery,
     DeliveryAttempt,
@@ -32,10 +39,40 @@ def _pretty_json(document):
     return format_html('<pre class="payload">{}</pre>', text)
 
 
+class LatestRowsFormSet(BaseInlineFormSet):
+    """The latest `row_limit` rows only: a delivery sent 10,000 times renders 50 receipts."""
+
+    row_limit = 50
+    newest_first: tuple[str, ...] = ("-pk",)
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest_rows"):
+            self._latest_rows = self.queryset.order_by(*self.newest_first)[: self.row_limit]
+        return self._latest_rows
+
+    @cached_property
+    def total_rows(self) -> int:
+        shown = len(self.get_queryset())
+        return shown if shown < self.row_limit else self.queryset.count()
+
+    @property
+    def is_cut_short(self) -> bool:
+        return self.total_rows > self.row_limit
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+    formset = LatestRowsFormSet
+    template = "admin/events/delivery/latest_rows_tabular.html"
+    # Shown newest first, and only the latest LatestRowsFormSet.row_limit of them.
+    newest_first: tuple[str, ...] = ("-pk",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.newest_first = self.newest_first
+        return formset
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -54,12 +91,14 @@ class ReceiptInline(ReadOnlyInline):
         "headers",
     ]
     verbose_name_plural = "receipts (every HTTP arrival)"
+    newest_first = ("-received_at", "-id")
 
 
 class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     fields = readonly_fields = ["started_at", "finished_at", "outcome", "error"]
     verbose_name_plural = "processing attempts"
+    newest_first = ("-started_at", "-id")
 
 
 class NotificationInline(ReadOnlyInline):
@@ -83,24 +122,30 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Read as plain database values, not instances: a million deliveries export in seconds.
 DELIVERY_COLUMNS = [
-    Column("id", lambda d: d.pk),
-    Column("received_at", lambda d: d.received_at.isoformat()),
-    Column("source", lambda d: d.source),
-    Column("endpoint", lambda d: d.endpoint.description or str(d.endpoint_id)),
-    Column("event_type", lambda d: d.event_type),
-    Column("external_id", lambda d: d.external_id),
-    Column("status", lambda d: d.status),
-    Column("receipts", lambda d: d.receipt_count),
-    Column("processing_attempts", lambda d: d.attempt_count),
-    Column("last_received_at", lambda d: d.last_received_at.isoformat()),
-    Column("processed_at", lambda d: d.processed_at and d.processed_at.isoformat()),
-    Column("error", lambda d: d.error),
+    FieldColumn("id", "id"),
+    FieldColumn("received_at", IsoText("received_at")),
+    FieldColumn("source", "source"),
+    # Never the id: an Openvolt endpoint's path holds it, and the path is the credential.
+    FieldColumn("endpoint", "endpoint__description"),
+    FieldColumn("event_type", "event_type"),
+    FieldColumn("external_id", "external_id"),
+    FieldColumn("status", "status"),
+    FieldColumn("receipts", "receipt_count"),
+    FieldColumn("processing_attempts", "attempt_count"),
+    FieldColumn("last_received_at", IsoText("last_received_at")),
+    FieldColumn("processed_at", IsoText("processed_at")),
+    FieldColumn("error", "error"),
 ]
 
 
+def _no_endpoint_link(field):
+    return "endpoint_name" if field == "endpoint" else field
+
+
 @admin.register(Delivery)
-class DeliveryAdmin(LargeTableAdmin):
+class DeliveryAdmin(ExportPermissionMixin, LargeTableAdmin):
     list_display = [
         "received_at",
         "source",
@@ -110,7 +155,14 @@ class DeliveryAdmin(LargeTableAdmin):
         "receipt_count",
         "attempt_count",
     ]
-    list_filter = ["source", EventTypeFilter, "status"]
+    list_filter = [
+        "source",
+        EventTypeFilter,
+        "status",
+        ReceivedFilter,
+        EndpointFilter,
+        ReceivedRangeFilter,
+    ]
     list_select_related = ["endpoint"]
     search_fields = ["=external_id"]
     search_help_text = (
@@ -126,8 +178,9 @@ class DeliveryAdmin(LargeTableAdmin):
         "warnings",
         "subjects",
     )
-    actions = ["reprocess", export_csv_action(DELIVERY_COLUMNS)]
+    actions = ["reprocess", *export_actions(DELIVERY_COLUMNS)]
     inlines = [ReceiptInline, AttemptInline, NotificationInline]
+    change_list_template = "admin/events/delivery/change_list.html"
     fieldsets = [
         (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
         ("Outcome", {"fields": ["summary", "changed_objects", "warnings", "reported_changes"]}),
@@ -159,6 +212,23 @@ class DeliveryAdmin(LargeTableAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        endpoints = self.admin_site.get_model_admin(WebhookEndpoint)
+        if endpoints.has_view_permission(request):
+            return fieldsets
+        # Endpoint settings are not everyone's: no link to them, and no endpoint id (an
+        # Openvolt endpoint's path holds its id, and that path is the credential).
+        return [
+            (name, {**options, "fields": [_no_endpoint_link(f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="endpoint")
+    def endpoint_name(self, delivery):
+        endpoint = delivery.endpoint
+        return f"{endpoint.get_source_display()}: {endpoint.description or '(no description)'}"
+
     def get_search_results(self, request, queryset, search_term):
         """An exact external id, or anything the delivery is about: both index lookups."""
         term = search_term.strip()
@@ -169,6 +239,21 @@ class DeliveryAdmin(LargeTableAdmin):
 
     def has_reprocess_permission(self, request):
         return request.user.has_perm("events.reprocess_delivery")
+
+    def get_urls(self):
+        # Before the default URLs, whose "<path:object_id>/" would take this one.
+        retry = self.admin_site.admin_view(lambda request: retry_failed_view(self, request))
+        return [
+            path("retry-failed/", retry, name="events_delivery_retry_failed"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_retry_failed": self.has_reprocess_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="external id", ordering="external_id")
     def short_external_id(self, delivery):

@@ -246,3 +246,31 @@ class Notification(models.Model):
     def __str__(self):
         state = f"sent {self.sent_at:%Y-%m-%d %H:%M}" if self.sent_at else "not sent yet"
         return f"{self.email}: {state}"
+
+
+class DeliveryDailyCount(models.Model):
+    """How many of the deliveries received on a day are in each status, per source.
+
+    The dashboard reads these few rows instead of counting a table of millions; a periodic
+    task recounts recent days (events/daily_counts.py), so a delivery that fails or is
+    processed after its day is counted under its new status at the next recount.
+    """
+
+    day = models.DateField()
+    source = models.CharField(max_length=20, choices=Source)
+    status = models.CharField(max_length=20, choices=Delivery.Status)
+    count = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "daily count of deliveries"
+        verbose_name_plural = "daily counts of deliveries"
+        ordering = ["-day", "source", "status"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "status"], name="delivery_daily_count_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day}: {self.count} {self.source} {self.status}"

@@ -27,6 +27,8 @@ REPROCESSABLE = (
     Delivery.Status.DEAD,
     Delivery.Status.IGNORED,
 )
+# Deliveries reprocessed per transaction by deliveries_reprocess_matching.
+REPROCESS_BATCH = 500
 
 
 def delivery_process(*, delivery_id: int) -> None:
@@ -150,4 +152,23 @@ def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
             cancel_queued_processing(delivery.pk)
             queue_processing(delivery.pk)
             queued += 1
+    return queued, skipped
+
+
+def deliveries_reprocess_matching(
+    *, deliveries, batch_size: int = REPROCESS_BATCH
+) -> tuple[int, int]:
+    """Reprocess every delivery a queryset matches, oldest first; returns (queued, skipped).
+
+    The ids are read once, up front: a delivery that fails again while later batches run is
+    not queued twice. Each batch is a transaction of its own, so that no transaction holds
+    thousands of row locks that the worker and the intake would wait on.
+    """
+    ids = list(deliveries.order_by("received_at", "id").values_list("pk", flat=True))
+    queued = skipped = 0
+    for offset in range(0, len(ids), batch_size):
+        batch = Delivery.objects.filter(pk__in=ids[offset : offset + batch_size])
+        batch_queued, batch_skipped = deliveries_reprocess(deliveries=batch)
+        queued += batch_queued
+        skipped += batch_skipped
     return queued, skipped

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from procrastinate import RetryStrategy
@@ -61,3 +61,16 @@ async def recover_stalled_jobs(timestamp: int) -> int:
     for job in stalled:
         await app.job_manager.retry_job(job)
     return len(stalled)
+
+
+@app.periodic(cron="* * * * *", periodic_id="recount_delivery_days")
+@app.task(
+    name="events.recount_delivery_days",
+    queue="maintenance",
+    queueing_lock="recount_delivery_days",
+)
+def recount_delivery_days(timestamp: int) -> int:
+    """Keep the dashboard's daily counts of deliveries current (events/daily_counts.py)."""
+    from events.daily_counts import delivery_daily_counts_refresh
+
+    return delivery_daily_counts_refresh(at=datetime.fromtimestamp(timestamp, tz=UTC))

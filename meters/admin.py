@@ -1,6 +1,17 @@
 from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html
 
-from config.admin_tools import Column, LargeTableAdmin, MirrorAdmin, export_csv_action
+from config.admin_tools import LargeTableAdmin, MirrorAdmin
+from console.exports import (
+    Column,
+    ExportPermissionMixin,
+    FieldColumn,
+    IsoText,
+    export_actions,
+)
+from meters.admin_filters import ConsentValidityFilter, DataFreshnessFilter
+from meters.admin_pages import customer_page, meter_page
 from meters.models import (
     ApiKeyRotation,
     BillLineItem,
@@ -11,6 +22,7 @@ from meters.models import (
     PlatformUser,
     UtilityBill,
 )
+from meters.selectors import meter_freshness
 
 
 def _iso(moment):
@@ -38,38 +50,54 @@ METER_COLUMNS = [
     Column("latest_reading_start", lambda m: _iso(m.latest_reading_start)),
 ]
 
+# Read as plain database values, not instances: readings run to millions of rows.
 READING_COLUMNS = [
-    Column("meter_number", lambda r: r.meter.meter_number),
-    Column("meter_openvolt_id", lambda r: r.meter.external_id),
-    Column("start", lambda r: _iso(r.start)),
-    Column("consumption_kwh", lambda r: r.consumption_kwh),
+    FieldColumn("meter_number", "meter__meter_number"),
+    FieldColumn("meter_openvolt_id", "meter__external_id"),
+    FieldColumn("start", IsoText("start")),
+    FieldColumn("consumption_kwh", "consumption_kwh"),
 ]
 
 
-class MeterInline(admin.TabularInline):
-    model = Meter
-    fields = ["meter_number", "external_id", "valid", "status", "latest_reading_start"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Customer)
-class CustomerAdmin(MirrorAdmin):
+class CustomerAdmin(ExportPermissionMixin, MirrorAdmin):
     list_display = ["name", "email", "external_id", "created_on_platform"]
     search_fields = ["=external_id", "name", "email"]
     search_help_text = "Name or e-mail (contains), or the exact Openvolt id."
+    actions = [*export_actions(CUSTOMER_COLUMNS)]
+    # The page: contact details, then its meters, consents, follow-ups and bills
+    # (meters/admin_pages.py), then the record as Openvolt sent it.
+    change_form_template = "admin/meters/customer/change_form.html"
     readonly_fields = ["mirrored_at"]
-    inlines = [MeterInline]
-    actions = [export_csv_action(CUSTOMER_COLUMNS)]
+    fieldsets = [
+        (
+            "Openvolt record",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "external_id",
+                    "account_id",
+                    "name",
+                    "email",
+                    "address",
+                    "logo_url",
+                    "created_on_platform",
+                    "platform_updated_at",
+                    "mirrored_at",
+                    "raw",
+                ],
+            },
+        ),
+    ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(customer_page(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Meter)
-class MeterAdmin(MirrorAdmin):
+class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
     list_display = [
         "meter_number",
         "customer",
@@ -79,21 +107,86 @@ class MeterAdmin(MirrorAdmin):
         "update_frequency",
         "latest_reading_start",
     ]
-    list_filter = ["valid", "status", "data_source", "update_frequency"]
+    list_filter = [
+        DataFreshnessFilter,
+        ConsentValidityFilter,
+        "valid",
+        "status",
+        "data_source",
+        "update_frequency",
+    ]
     list_select_related = ["customer"]
     search_fields = ["^meter_number", "=external_id", "customer__email"]
     search_help_text = "Meter number (starts with), exact Openvolt id, or customer e-mail."
-    readonly_fields = ["latest_reading_start", "mirrored_at"]
-    actions = [export_csv_action(METER_COLUMNS)]
+    actions = [*export_actions(METER_COLUMNS)]
+    # The page: a summary, daily consumption, consents and deliveries (meters/admin_pages.py),
+    # then the record as Openvolt sent it.
+    change_form_template = "admin/meters/meter/change_form.html"
+    readonly_fields = ["latest_reading_start", "data_freshness", "mirrored_at"]
+    fieldsets = [
+        (
+            "Openvolt record",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "meter_number",
+                    "external_id",
+                    # The customer is in the summary above, linked only for those who may
+                    # open it (a read-only foreign key here would link for everyone).
+                    "account_id",
+                    "status",
+                    "valid",
+                    "validity_state",
+                    "enabled",
+                    "data_source",
+                    "update_frequency",
+                    "latest_reading_start",
+                    "data_freshness",
+                    "created_on_platform",
+                    "platform_updated_at",
+                    "mirrored_at",
+                    "raw",
+                ],
+            },
+        ),
+    ]
+
+    @admin.display(description="data")
+    def data_freshness(self, meter):
+        freshness = meter_freshness(meter=meter)
+        return format_html(
+            '<span class="sb-badge sb-{}">{}</span>', freshness.level, freshness.text
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(meter_page(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(IntervalReading)
-class IntervalReadingAdmin(MirrorAdmin, LargeTableAdmin):
+class IntervalReadingAdmin(ExportPermissionMixin, MirrorAdmin, LargeTableAdmin):
     list_display = ["meter", "start", "consumption_kwh", "fetched_at"]
     list_select_related = ["meter"]
     search_fields = ["=meter__meter_number", "=meter__external_id"]
     search_help_text = "Exact meter number or Openvolt meter id."
-    actions = [export_csv_action(READING_COLUMNS)]
+    # Newest first, as the indexes run: (start DESC) for the whole table, (meter, start)
+    # for one meter. The model's ("meter", "-start") would sort by meter number through a join.
+    ordering = ["-start", "-id"]
+    # CSV only: 17,520 readings a meter a year, so a few dozen meters outgrow an Excel sheet.
+    actions = [*export_actions(READING_COLUMNS, xlsx=False)]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The meters first, then their readings by meter id: joined to a condition on the
+        meter, PostgreSQL cannot tell how many readings match and may walk the whole (start)
+        index looking for a meter that stopped sending data long ago."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        meters = Meter.objects.filter(
+            Q(meter_number=term) | Q(external_id__in={term, term.lower()})
+        )
+        return queryset.filter(meter_id__in=list(meters.values_list("pk", flat=True))), False
 
 
 @admin.register(PlatformUser)
@@ -178,7 +271,7 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(UtilityBill)
-class UtilityBillAdmin(MirrorAdmin):
+class UtilityBillAdmin(ExportPermissionMixin, MirrorAdmin):
     list_display = [
         "invoice_id",
         "company_name",
@@ -202,4 +295,4 @@ class UtilityBillAdmin(MirrorAdmin):
     search_help_text = "Company or site name, or the exact invoice, meter, company or Nectar id."
     readonly_fields = ["deleted_at", "mirrored_at"]
     inlines = [LineItemInline, MeterUsageInline]
-    actions = [export_csv_action(BILL_COLUMNS)]
+    actions = [*export_actions(BILL_COLUMNS)]

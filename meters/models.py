@@ -55,6 +55,8 @@ class Meter(models.Model):
 
     class Meta:
         ordering = ["meter_number"]
+        # The dashboard counts and lists the meters whose data stopped coming.
+        indexes = [models.Index(fields=["latest_reading_start"], name="meter_latest_reading")]
 
     def __str__(self):
         return self.meter_number or self.external_id
@@ -77,6 +79,32 @@ class IntervalReading(models.Model):
 
     def __str__(self):
         return f"{self.meter_id} {self.start:%Y-%m-%d %H:%M} {self.consumption_kwh} kWh"
+
+
+class ReadingsReceivedDaily(models.Model):
+    """How many half-hourly readings arrived on a day, counted as they are stored.
+
+    Each day has a few rows (`slot`, from the meter's id) that are added up when read:
+    workers storing readings for different meters at the same moment then seldom wait on
+    one another's row lock until their transactions end.
+    """
+
+    SLOTS = 16
+
+    day = models.DateField()
+    slot = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "daily count of readings received"
+        verbose_name_plural = "daily counts of readings received"
+        ordering = ["-day", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "slot"], name="readings_received_daily_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} (slot {self.slot}): {self.count} readings"
 
 
 class PlatformUser(models.Model):

@@ -140,7 +140,7 @@ def test_reprocess_action_queues_processed_deliveries_again(admin_client, delive
 
 
 def test_reprocess_needs_its_permission(client, deliveries):
-    client.force_login(staff_user("view_delivery"))
+    client.force_login(staff_user("view_delivery", "export_data"))
 
     response = client.get(CHANGELIST)
 

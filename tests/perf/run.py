@@ -1,4 +1,5 @@
-"""`make bench`: how many webhooks a second the intake takes, next to a bare Django view.
+"""`make bench`: how many webhooks a second the intake takes, next to a bare Django view;
+then how fast a 13-month backfill of readings is stored, next to COPY (tests.perf.backfill).
 
 One gunicorn server (DEBUG off, the project's settings with `tests.perf.urls` as URLconf)
 serves both the intake and a bare view; rounds of three scenarios run against it:
@@ -12,10 +13,15 @@ shows the median over the rounds. Only the web process runs, not the background 
 deliveries stay queued. Everything is stored in a database of its own, `<name>_bench`,
 created and migrated for the run and dropped after it.
 
-Knobs (flag or environment variable): --workers BENCH_WORKERS, --worker-class
-BENCH_WORKER_CLASS, --threads BENCH_THREADS, --clients BENCH_CLIENTS, --duration
-BENCH_DURATION, --warmup BENCH_WARMUP, --rounds BENCH_ROUNDS. Exits non-zero on errors (a
-wrong status, a server that does not start), never because a goal is missed.
+Then, in this process, the backfill (tests/perf/backfill.py): 19,056 half-hourly readings of one
+meter stored through readings_upsert, next to COPY of the same rows, on the same database.
+
+Knobs (flag or environment variable): --part BENCH_PART (all, intake or backfill),
+--workers BENCH_WORKERS, --worker-class BENCH_WORKER_CLASS, --threads BENCH_THREADS, --clients
+BENCH_CLIENTS, --duration BENCH_DURATION, --warmup BENCH_WARMUP, --rounds BENCH_ROUNDS,
+--backfill-rounds BENCH_BACKFILL_ROUNDS, --backfill-alternatives BENCH_BACKFILL_ALTERNATIVES=1.
+Exits non-zero on errors (a wrong status, a server that does not start, readings stored wrong),
+never because a goal is missed.
 """
 
 import argparse
@@ -36,7 +42,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from tests.perf import BARE_PATH
+from tests.perf import BARE_PATH, backfill
 from tests.perf.load import HOST, Scenario, ScenarioResult, cpu_count, run_scenario
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -67,26 +73,36 @@ def main(argv=None) -> int:
         created = True
         env = _server_env(bench_url)
         _manage(env, "migrate", "--no-input")
-        endpoint = json.loads(
-            _manage(
-                env, "create_webhook_endpoint", "--source", "openvolt", "--description", "bench"
-            ).splitlines()[-1]
-        )
-        port = _free_port()
-        server = _start_server(options, env, port, scratch / "gunicorn.log")
-        with psycopg.connect(bench_url, autocommit=True) as connection:
-            sample_cpu = _cpu_sampler(server.pid, connection)
-            _print_header(options, bench_name, database_url, version, others, sample_cpu)
-            results = _run_rounds(options, port, server.pid, endpoint["path"], sample_cpu)
-            checks_ok = _check_database(connection, results)
-        errors = [error for rounds in results for r in rounds for error in r.errors]
-        _print_summary(options, results)
-        if errors:
-            print("\nERRORS:", *errors[:20], sep="\n  ", file=sys.stderr)
-            return 1
+        checks_ok = True
+        if options.part != "backfill":
+            endpoint = json.loads(
+                _manage(
+                    env, "create_webhook_endpoint", "--source", "openvolt", "--description", "bench"
+                ).splitlines()[-1]
+            )
+            port = _free_port()
+            server = _start_server(options, env, port, scratch / "gunicorn.log")
+            with psycopg.connect(bench_url, autocommit=True) as connection:
+                sample_cpu = _cpu_sampler(server.pid, connection)
+                _print_header(options, bench_name, database_url, version, others, sample_cpu)
+                results = _run_rounds(options, port, server.pid, endpoint["path"], sample_cpu)
+                checks_ok = _check_database(connection, results)
+            _stop_server(server)  # Its idle workers would only blur the backfill's CPU figures.
+            errors = [error for rounds in results for r in rounds for error in r.errors]
+            _print_summary(options, results)
+            if errors:
+                print("\nERRORS:", *errors[:20], sep="\n  ", file=sys.stderr)
+                return 1
+        if options.part != "intake":
+            print(
+                f"\nBackfill database: {bench_name} on {_describe_server(database_url)} "
+                f"(PostgreSQL {version}), Django set up in this process "
+                f"(DJANGO_SETTINGS_MODULE={SETTINGS_MODULE})"
+            )
+            backfill.run(env, options.backfill_rounds, options.backfill_alternatives)
         failed = not checks_ok
         return 0 if checks_ok else 1
-    except BenchError as error:
+    except (BenchError, backfill.BackfillError) as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
         return 1
     finally:
@@ -103,7 +119,8 @@ def main(argv=None) -> int:
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m tests.perf.run",
-        description="Measure the webhook intake against a bare Django view.",
+        description="Measure the webhook intake against a bare Django view, and a backfill "
+        "of readings against COPY.",
     )
 
     def knob(name, kind, default, help):
@@ -115,6 +132,7 @@ def _parse_args(argv):
             help=f"{help} (env {variable}, default {default})",
         )
 
+    knob("part", str, "all", "what to measure: all, intake or backfill")
     knob("workers", int, 2, "gunicorn workers")
     knob("worker-class", str, "gthread", "gunicorn worker class: gthread or sync")
     knob("threads", int, 4, "threads per gthread worker, as WEB_THREADS in the Procfile")
@@ -123,14 +141,26 @@ def _parse_args(argv):
     knob("warmup", float, 1.0, "warm-up seconds per scenario")
     knob("rounds", int, 3, "rounds of bare, new, duplicate")
     knob("max-requests", int, 200_000, "at most this many requests per client and scenario")
+    knob("backfill-rounds", int, 5, "rounds of the backfill (COPY, upsert new, re-fetch)")
+    parser.add_argument(
+        "--backfill-alternatives",
+        action="store_true",
+        default=os.environ.get("BENCH_BACKFILL_ALTERNATIVES", "") not in ("", "0", "false"),
+        help="also measure the other ways weighed for readings_upsert "
+        "(env BENCH_BACKFILL_ALTERNATIVES=1)",
+    )
     parser.add_argument(
         "--keep-db", action="store_true", help="leave the bench database for inspection"
     )
     options = parser.parse_args(argv)
+    if options.part not in ("all", "intake", "backfill"):
+        parser.error("--part must be all, intake or backfill")
     if options.worker_class not in ("gthread", "sync"):
         parser.error("--worker-class must be gthread or sync")
     if min(options.workers, options.threads, options.clients, options.rounds) < 1:
         parser.error("workers, threads, clients and rounds must be at least 1")
+    if options.backfill_rounds < 1:
+        parser.error("--backfill-rounds must be at least 1")
     if options.duration <= 0 or options.warmup < 0:
         parser.error("the duration must be positive and the warm-up not negative")
     return options

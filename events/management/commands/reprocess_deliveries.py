@@ -2,10 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 
-from events.models import Delivery, Source
-from events.processing import REPROCESSABLE, deliveries_reprocess
-
-BATCH = 500
+from events.models import Source
+from events.processing import REPROCESSABLE, deliveries_reprocess_matching
+from events.selectors import FAILED_STATUSES, deliveries_matching
 
 
 def _moment(text: str):
@@ -35,27 +34,15 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count, queue nothing.")
 
     def handle(self, *args, **options):
-        deliveries = Delivery.objects.filter(
-            status__in=options["status"] or [Delivery.Status.FAILED, Delivery.Status.DEAD]
+        deliveries = deliveries_matching(
+            statuses=options["status"] or FAILED_STATUSES,
+            since=_moment(options["since"]) if options["since"] else None,
+            until=_moment(options["until"]) if options["until"] else None,
+            event_type=options["event_type"] or "",
+            source=options["source"] or "",
         )
-        if options["since"]:
-            deliveries = deliveries.filter(received_at__gte=_moment(options["since"]))
-        if options["until"]:
-            deliveries = deliveries.filter(received_at__lt=_moment(options["until"]))
-        if options["event_type"]:
-            deliveries = deliveries.filter(event_type=options["event_type"])
-        if options["source"]:
-            deliveries = deliveries.filter(source=options["source"])
-
-        ids = list(deliveries.order_by("received_at", "id").values_list("pk", flat=True))
         if options["dry_run"]:
-            self.stdout.write(f"{len(ids)} deliveries would be queued.")
+            self.stdout.write(f"{deliveries.count()} deliveries would be queued.")
             return
-        queued = skipped = 0
-        # Batches: one transaction per batch, not one holding every row lock at once.
-        for offset in range(0, len(ids), BATCH):
-            batch = Delivery.objects.filter(pk__in=ids[offset : offset + BATCH])
-            batch_queued, batch_skipped = deliveries_reprocess(deliveries=batch)
-            queued += batch_queued
-            skipped += batch_skipped
+        queued, skipped = deliveries_reprocess_matching(deliveries=deliveries)
         self.stdout.write(f"{queued} deliveries queued for processing, {skipped} skipped.")

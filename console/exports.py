@@ -1,0 +1,355 @@
+"""Lists leave the console as CSV or XLSX: formula-safe, in bounded memory, and logged.
+
+An export is an admin action on a changelist (`export_csv`, `export_xlsx`). It takes the rows
+selected, or with "select all" the whole filtered list, reads them through a server-side
+cursor and writes them out as they come. It needs the `console.export_data` permission
+(ExportPermissionMixin gives a ModelAdmin the check) and leaves a console.ExportLog row,
+completed when the stream to the browser ends, with the number of rows that went out.
+
+    class CustomerAdmin(ExportPermissionMixin, admin.ModelAdmin):
+        actions = [*export_actions(CUSTOMER_COLUMNS)]
+"""
+
+import csv
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any
+
+from django.contrib import messages
+from django.db.models import F, Func, TextField
+from django.db.models.expressions import BaseExpression
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import capfirst
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from console.models import ExportLog
+
+EXPORT_PERMISSION = "console.export_data"
+# Rows fetched from the database at a time, and CSV rows handed to the server per chunk:
+# a chunk per row would cost a write to the socket per row.
+FETCH_ROWS = 2000
+CSV_CHUNK_ROWS = 500
+# An Excel sheet holds 1,048,576 rows, the header included. Readings outgrow that quickly,
+# which is why their changelist exports CSV only.
+XLSX_MAX_ROWS = 1_048_575
+# A finished workbook stays in memory up to this size, then spills to a temporary file.
+XLSX_SPOOL_BYTES = 8 * 1024 * 1024
+XLSX_READ_BYTES = 64 * 1024
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of an export: its header, and its value read from a model instance."""
+
+    header: str
+    value: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class FieldColumn:
+    """A column whose value the database gives as it is: a field path ("endpoint__description")
+    or an expression (IsoText("received_at")).
+
+    For the large tables: an export whose every column is one reads plain tuples instead of
+    building model instances, several times faster.
+    """
+
+    header: str
+    field: str | BaseExpression
+
+
+class IsoText(Func):
+    """A date-time as ISO 8601 text, written by PostgreSQL (in the connection's UTC).
+
+    Turning timestamps into Python datetimes costs more than anything else in a large export.
+    """
+
+    template = "(to_json(%(expressions)s) #>> '{}')"
+    output_field = TextField()
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Characters Excel refuses in a sheet's name.
+_SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell value a spreadsheet shows as text, never runs."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class ExportPermissionMixin:
+    """For a ModelAdmin with export actions: only those allowed to export see them."""
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)
+
+
+ExportColumns = list[Column] | list[FieldColumn]
+
+
+def export_actions(columns: ExportColumns, *, xlsx: bool = True) -> list[Callable]:
+    """The export actions of a changelist: CSV always, XLSX where a sheet can hold the list."""
+    actions = [export_csv_action(columns)]
+    if xlsx:
+        actions.append(export_xlsx_action(columns))
+    return actions
+
+
+def export_csv_action(columns: ExportColumns, *, description: str = "Export selected to CSV"):
+    """An admin action `export_csv` streaming the selected rows (or, with "select all", the
+    whole filtered list) as CSV, in bounded memory."""
+
+    _columns_check(columns)
+
+    def export_csv(modeladmin, request, queryset):
+        log = _export_log_start_for(modeladmin, request, ExportLog.Format.CSV)
+        progress = ExportProgress()
+        chunks = csv_chunks(_headers(columns), export_rows(columns, queryset), progress)
+        response = StreamingHttpResponse(
+            _logged(chunks, log=log, progress=progress), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = _attachment(modeladmin, "csv")
+        return response
+
+    export_csv.short_description = description
+    export_csv.allowed_permissions = ("export",)
+    return export_csv
+
+
+def export_xlsx_action(
+    columns: ExportColumns, *, description: str = "Export selected to Excel (XLSX)"
+):
+    """An admin action `export_xlsx`: the same rows as `export_csv`, as one Excel sheet.
+
+    The rows go into an openpyxl write-only workbook (each row written to disk as it comes);
+    the finished file, a zip archive that cannot be sent before it is complete, is then
+    streamed from a spooled temporary file.
+    """
+
+    _columns_check(columns)
+
+    def export_xlsx(modeladmin, request, queryset):
+        # A count bounded by the limit itself: it never scans more than a sheet would hold.
+        if queryset[: XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
+            modeladmin.message_user(
+                request,
+                f"More than {XLSX_MAX_ROWS:,} rows, which is more than an Excel sheet holds. "
+                "Narrow the list with filters or a search, or export to CSV.",
+                messages.ERROR,
+            )
+            return None
+        log = _export_log_start_for(modeladmin, request, ExportLog.Format.XLSX)
+        progress = ExportProgress()
+        title = str(capfirst(modeladmin.model._meta.verbose_name_plural))
+        try:
+            workbook = xlsx_file(
+                _headers(columns), export_rows(columns, queryset), progress, title=title
+            )
+        except BaseException:
+            export_log_finish(log=log, row_count=progress.rows, complete=False)
+            raise
+        size = workbook.seek(0, os.SEEK_END)
+        workbook.seek(0)
+        response = StreamingHttpResponse(
+            _logged(_file_chunks(workbook, progress), log=log, progress=progress),
+            content_type=XLSX_CONTENT_TYPE,
+        )
+        response["Content-Length"] = str(size)
+        response["Content-Disposition"] = _attachment(modeladmin, "xlsx")
+        return response
+
+    export_xlsx.short_description = description
+    export_xlsx.allowed_permissions = ("export",)
+    return export_xlsx
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def export_rows(columns: ExportColumns, queryset) -> Iterator[Sequence[Any]]:
+    """Each row's cell values, as they come from a server-side cursor, in bounded memory."""
+    if isinstance(columns[0], FieldColumn):
+        cells = {f"export_cell_{i}": _expression(column.field) for i, column in enumerate(columns)}
+        return queryset.annotate(**cells).values_list(*cells).iterator(chunk_size=FETCH_ROWS)
+    return (
+        [column.value(obj) for column in columns]
+        for obj in queryset.iterator(chunk_size=FETCH_ROWS)
+    )
+
+
+def _expression(field: str | BaseExpression) -> BaseExpression:
+    return F(field) if isinstance(field, str) else field
+
+
+def _columns_check(columns: ExportColumns) -> None:
+    if len({type(column) for column in columns}) != 1:
+        raise TypeError("An export's columns are all Column or all FieldColumn.")
+
+
+def _headers(columns: ExportColumns) -> list[str]:
+    return [column.header for column in columns]
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportProgress:
+    """How far an export got: rows that left, and whether the whole stream did."""
+
+    rows: int = 0
+    complete: bool = False
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer to stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(
+    headers: list[str], rows: Iterable[Sequence[Any]], progress: ExportProgress | None = None
+) -> Iterator[str]:
+    """The CSV text of the rows, header first, a few hundred rows per chunk.
+
+    Rows are counted once their chunk has been taken by the reader, and the export is marked
+    complete only after the last chunk, so a stream cut short is counted as far as it went.
+    """
+    progress = progress if progress is not None else ExportProgress()
+    writer = csv.writer(_Echo())
+    lines = [writer.writerow(headers)]
+    pending = 0
+    for row in rows:
+        lines.append(writer.writerow([spreadsheet_safe(cell) for cell in row]))
+        pending += 1
+        if pending >= CSV_CHUNK_ROWS:
+            yield "".join(lines)
+            progress.rows += pending
+            lines, pending = [], 0
+    yield "".join(lines)
+    progress.rows += pending
+    progress.complete = True
+
+
+def xlsx_file(
+    headers: list[str], rows: Iterable[Sequence[Any]], progress: ExportProgress, *, title: str
+) -> IO[bytes]:
+    """An XLSX workbook of one sheet holding the rows, in a spooled temporary file.
+
+    `progress.rows` counts the rows written; `complete` is left to whoever sends the file.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_SHEET_TITLE_FORBIDDEN.sub(" ", title)[:31] or "Export")
+    sheet.append([_xlsx_cell(sheet, header) for header in headers])
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, cell) for cell in row])
+        progress.rows += 1
+    # Closed by whoever sends it (_file_chunks), so no `with` here.
+    file = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)  # noqa: SIM115
+    try:
+        workbook.save(file)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _xlsx_cell(sheet, value: Any) -> Any:
+    """A value openpyxl writes as what it is, and text always as text.
+
+    Numbers, booleans, dates and naive times stay typed. Everything else becomes a cell typed
+    as a string: left to itself openpyxl takes "=..." for a formula and "#N/A" for an error.
+    Text is escaped as in the CSV too, so that it stays inert once copied out or saved as CSV.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | Decimal):
+        return value
+    if isinstance(value, datetime):
+        if timezone.is_naive(value):
+            return value
+        # Excel has no time zones: an aware time goes out as ISO 8601 text, as in the CSV.
+        value = value.isoformat()
+    elif isinstance(value, date):
+        return value
+    # Control characters are not allowed in a worksheet (openpyxl refuses them).
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    cell = WriteOnlyCell(sheet, value=spreadsheet_safe(text))
+    cell.data_type = "s"
+    return cell
+
+
+def _file_chunks(file: IO[bytes], progress: ExportProgress) -> Iterator[bytes]:
+    try:
+        while chunk := file.read(XLSX_READ_BYTES):
+            yield chunk
+        progress.complete = True
+    finally:
+        file.close()
+
+
+def _attachment(modeladmin, extension: str) -> str:
+    name = modeladmin.model._meta.verbose_name_plural.replace(" ", "-")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return f'attachment; filename="{name}-{stamp}.{extension}"'
+
+
+# --- The log ------------------------------------------------------------------------------
+
+
+def export_log_start(
+    *, user, model_label: str, export_format: str, query_string: str, selected_all: bool
+) -> ExportLog:
+    return ExportLog.objects.create(
+        user=user,
+        model_label=model_label,
+        format=export_format,
+        query_string=query_string,
+        selected_all=selected_all,
+        started_at=timezone.now(),
+    )
+
+
+def export_log_finish(*, log: ExportLog, row_count: int, complete: bool) -> None:
+    ExportLog.objects.filter(pk=log.pk).update(
+        row_count=row_count, complete=complete, finished_at=timezone.now()
+    )
+
+
+def _export_log_start_for(modeladmin, request, export_format: str) -> ExportLog:
+    return export_log_start(
+        user=request.user,
+        model_label=modeladmin.model._meta.label_lower,
+        export_format=export_format,
+        # An action is posted to the changelist's own URL: its query string is the filter.
+        query_string=request.GET.urlencode(),
+        selected_all=request.POST.get("select_across") == "1",
+    )
+
+
+def _logged(chunks: Iterator, *, log: ExportLog, progress: ExportProgress) -> Iterator[str | bytes]:
+    """The chunks, passed on; when the stream ends, however it ends, the log is completed.
+
+    The server closes the stream when the browser goes away, which runs the `finally` here
+    (Django closes a streaming response's iterator before it lets go of the database).
+    """
+    try:
+        yield from chunks
+    finally:
+        export_log_finish(log=log, row_count=progress.rows, complete=progress.complete)

@@ -1,0 +1,61 @@
+"""List filters of the deliveries changelist that the dashboard's numbers link to."""
+
+from datetime import date, datetime, timedelta
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils import timezone
+
+from events.daily_counts import day_bounds
+
+# The periods a link or a person can pick; a single day is given as YYYY-MM-DD.
+LAST_24_HOURS, LAST_7_DAYS, LAST_30_DAYS = "24h", "7d", "30d"
+# The 7 and 30 days are whole days, today included: as the dashboard's daily counts.
+_PERIODS = {
+    LAST_24_HOURS: "Last 24 hours",
+    LAST_7_DAYS: "Last 7 days",
+    LAST_30_DAYS: "Last 30 days",
+}
+
+
+def received_q(period: str, *, now: datetime | None = None) -> Q | None:
+    """Deliveries received in the period: the last 24 hours, the last 7 or 30 calendar days
+    (whole days, so that they match the daily counts), or one day; None if not a period."""
+    now = now or timezone.now()
+    if period == LAST_24_HOURS:
+        return Q(received_at__gte=now - timedelta(hours=24))
+    if period in (LAST_7_DAYS, LAST_30_DAYS):
+        days = 7 if period == LAST_7_DAYS else 30
+        start, _ = day_bounds(timezone.localdate(now) - timedelta(days=days - 1))
+        return Q(received_at__gte=start)
+    day = _day(period)
+    if day is None:
+        return None
+    start, end = day_bounds(day)
+    return Q(received_at__gte=start, received_at__lt=end)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    # The last day of the calendar has no next day to end its range.
+    return day if day < date.max else None
+
+
+class ReceivedFilter(admin.SimpleListFilter):
+    title = "time received"
+    parameter_name = "received"
+
+    def lookups(self, request, model_admin):
+        choices = list(_PERIODS.items())
+        day = _day(self.value())
+        if day:
+            # A day picked on the dashboard's chart: shown as the selected choice.
+            choices.append((self.value(), f"On {day.day} {day:%B %Y}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        condition = received_q(self.value() or "")
+        return queryset.filter(condition) if condition is not None else queryset

@@ -1,0 +1,99 @@
+"""Reads on customers, meters, readings and bills."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from meters.models import Customer, IntervalReading, Meter, UtilityBill
+
+CHART_MONTHS = 13
+# Openvolt collects smart-meter data about once a day, a day behind: older than this, data is
+# late rather than on its way.
+STALE_AFTER = timedelta(days=2)
+
+
+def meter_daily_consumption(
+    *, meter: Meter, months: int = CHART_MONTHS, today: date | None = None
+) -> list[tuple[date, Decimal]]:
+    """kWh per day (days of the current time zone, settings.TIME_ZONE) over the last `months`
+    calendar months, today included: one entry per day from the first month with data, zero
+    for days without any.
+
+    One GROUP BY over the meter's range of the (meter, start) unique index.
+    """
+    today = today or timezone.localdate()
+    first_month = _months_before(today.replace(day=1), months - 1)
+    zone = timezone.get_current_timezone()
+    since = timezone.make_aware(datetime.combine(first_month, time.min), zone)
+    until = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min), zone)
+    totals = dict(
+        IntervalReading.objects.filter(meter=meter, start__gte=since, start__lt=until)
+        .annotate(day=TruncDate("start", tzinfo=zone))
+        .values("day")
+        .annotate(kwh=Sum("consumption_kwh"))
+        .order_by("day")
+        .values_list("day", "kwh")
+    )
+    if not totals:
+        return []
+    # Start at the first of the month that has data: a new meter's chart is not all gap.
+    day = max(first_month, min(totals).replace(day=1))
+    days = []
+    while day <= today:
+        days.append((day, totals.get(day, Decimal(0))))
+        day += timedelta(days=1)
+    return days
+
+
+def _months_before(first_of_month: date, months: int) -> date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How recent a meter's data is, in words, and whether that is a problem."""
+
+    text: str
+    # "fresh", "stale" or "none": a CSS class on the pages that show it.
+    level: str
+
+
+def meter_freshness(*, meter: Meter, now: datetime | None = None) -> Freshness:
+    latest = meter.latest_reading_start
+    if latest is None:
+        return Freshness("no data yet", "none")
+    now = now or timezone.now()
+    age = timesince(latest, now, depth=1)
+    if now - latest <= STALE_AFTER:
+        return Freshness(f"latest half-hour {age} ago", "fresh")
+    return Freshness(f"no data for {age}", "stale")
+
+
+def customer_meters(*, customer: Customer) -> models.QuerySet[Meter]:
+    return customer.meters.order_by("meter_number")
+
+
+def meters_by_number(*, meter_numbers: list[str]) -> dict[str, Meter]:
+    """The mirrored meters among these numbers, by number (a number Openvolt has not given
+    a meter for yet is absent)."""
+    if not meter_numbers:
+        return {}
+    meters = Meter.objects.filter(meter_number__in=meter_numbers).order_by("meter_number")
+    return {meter.meter_number: meter for meter in meters}
+
+
+def customer_utility_bills(*, customer: Customer) -> models.QuerySet[UtilityBill]:
+    """Nectar's bills for the customer. A bill does not point at an Openvolt customer: it names
+    a company, matched here by its external id (when the company was created with the Openvolt
+    id) or by its name, ignoring case."""
+    matches = Q(company_external_id=customer.external_id)
+    if customer.name.strip():
+        matches |= Q(company_name__iexact=customer.name.strip())
+    return UtilityBill.objects.filter(matches).order_by("-document_date", "external_id")

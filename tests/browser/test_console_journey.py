@@ -1,0 +1,162 @@
+"""A customer-success colleague's morning, in a real browser (headless Chromium).
+
+Logs in, opens the dashboard, follows a "needs attention" link to the oldest follow-up, works
+it to resolved and exports the follow-ups as CSV. Screenshots of each step are saved under
+tests/artifacts/ to be looked at.
+"""
+
+import csv
+import io
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connections, transaction
+from django.utils import timezone
+
+from consents.models import FollowUp
+from consents.services import follow_up_open_for_revocation, hosted_consent_upsert
+from console.models import ExportLog
+from console.roles import CUSTOMER_SUCCESS, roles_apply
+from meters.services import customer_upsert
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_persistent_connections(monkeypatch):
+    # The live server's threads would keep theirs open past the test database's teardown.
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture
+def colleague(transactional_db):
+    # The groups come from a data migration, which a transactional test's flush removes.
+    roles_apply()
+    user = User.objects.create_user(
+        "sam", password="a long test password", is_staff=True, first_name="Sam"
+    )
+    user.groups.add(*user.groups.model.objects.filter(name=CUSTOMER_SUCCESS))
+    return user
+
+
+@pytest.fixture
+def revoked_consent(transactional_db):
+    with transaction.atomic():
+        return _revoked_consent()
+
+
+def _revoked_consent():
+    customer = customer_upsert(
+        external_id="65c361e09ecb86c35d5ef1c5",
+        name="Hartley & Sons Bakery",
+        email="accounts@hartleybakery.co.uk",
+        address="14 Mill Lane, Leeds LS6 3AB",
+    )
+    consent, _ = hosted_consent_upsert(
+        external_id="6630f047feb1f65bad24870a",
+        customer=customer,
+        valid=False,
+        revoked_at=timezone.now() - timezone.timedelta(days=2),
+        meter_numbers=["1200050123421"],
+    )
+    follow_up, _ = follow_up_open_for_revocation(consent=consent)
+    return follow_up
+
+
+@pytest.fixture
+def browser_page():
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        yield context.new_page()
+        browser.close()
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def test_customer_success_works_a_follow_up_to_resolved_and_exports(
+    live_server, colleague, revoked_consent, browser_page, monkeypatch
+):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls below are still
+    # plain synchronous calls made between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", "a long test password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Needs attention")
+    shoot(page, "1-dashboard")
+
+    page.click("text=Hartley & Sons Bakery")
+    page.wait_for_selector("text=Who to contact")
+    assert "accounts@hartleybakery.co.uk" in page.content()
+    shoot(page, "2-follow-up-open")
+
+    page.click("button[value=assign_me]")
+    page.fill("textarea[name=note]", "Called Jane Hartley: revoked by mistake, will re-consent.")
+    page.click("button[value=contacted]")
+    page.wait_for_selector("text=Called Jane Hartley")
+    page.click("button[value=resolved]")
+    page.wait_for_selector(".sb-history >> text=resolved")
+    shoot(page, "3-follow-up-resolved")
+
+    follow_up = FollowUp.objects.get(pk=revoked_consent.pk)
+    assert follow_up.status == FollowUp.Status.RESOLVED
+    assert follow_up.assignee == colleague
+    assert follow_up.closed_at is not None
+
+    page.goto(f"{live_server.url}/admin/consents/followup/")
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "export_csv")
+    with page.expect_download() as download:
+        page.click("button[name=index]")
+    shoot(page, "4-follow-ups-exported")
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+
+    assert rows[0][:3] == ["id", "status", "reason"]
+    assert [row[1] for row in rows[1:]] == ["resolved"]
+    assert rows[1][5] == "accounts@hartleybakery.co.uk"
+    # The server logs the export once the stream ends, just after the browser has it all.
+    log = _wait_for(lambda: ExportLog.objects.filter(finished_at__isnull=False).first())
+    assert (log.user, log.model_label, log.row_count, log.complete) == (
+        colleague,
+        "consents.followup",
+        1,
+        True,
+    )
+
+
+def _wait_for(find, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while (found := find()) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert found is not None, "timed out"
+    return found
