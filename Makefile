@@ -10,12 +10,13 @@ TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret ALLOWED_HOSTS=testserver
 # When DATABASE_URL is unset, start the embedded server once and hand its URL to every process.
 WITH_DATABASE := export DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m config.embedded_postgres)}" &&
 
-.PHONY: help run test bench lint format db-stop clean check-python
+.PHONY: help run test bench bench-console lint format db-stop clean check-python
 
 help:
 	@echo "make run      serve Switchboard on http://127.0.0.1:$(PORT) with a worker"
 	@echo "make test     run the test suite"
-	@echo "make bench    measure the intake against a bare Django view"
+	@echo "make bench    measure the intake and a 13-month backfill against baselines"
+	@echo "make bench-console   measure exports and admin pages on a seeded database"
 	@echo "make lint     ruff check and format check"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
 
@@ -56,6 +57,13 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.run
+
+# The console at scale: a 1,000,000-row export on a scratch database, then the admin pages on
+# the database DATABASE_URL names, seeded first with
+#   python manage.py seed_demo_data --deliveries 1000000 --readings 10000000
+bench-console: $(VENV)/.dev
+	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.exports
+	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.pages
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

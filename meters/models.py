@@ -65,7 +65,10 @@ class Meter(models.Model):
 class IntervalReading(models.Model):
     """Consumption over one half-hour, from `start`; a re-fetch replaces a revised value."""
 
-    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="readings")
+    # No index of its own: the unique (meter, start) index serves every lookup by meter.
+    meter = models.ForeignKey(
+        Meter, on_delete=models.CASCADE, related_name="readings", db_index=False
+    )
     start = models.DateTimeField()
     consumption_kwh = models.DecimalField("consumption (kWh)", max_digits=14, decimal_places=6)
     fetched_at = models.DateTimeField(default=timezone.now)
