@@ -25,20 +25,15 @@ from consents.services import (
     follow_up_note_add,
     follow_up_resolve,
 )
-from console.exports import Column, ExportPermissionMixin, export_actions
-
-
-def _iso(moment):
-    return moment.isoformat() if moment else ""
-
+from console.exports import Column, ExportPermissionMixin, export_actions, iso
 
 CONSENT_COLUMNS = [
     Column("openvolt_id", lambda c: c.external_id),
     Column("customer", lambda c: c.customer.name if c.customer else ""),
     Column("customer_email", lambda c: c.customer.email if c.customer else ""),
     Column("valid", lambda c: c.valid),
-    Column("revoked_at", lambda c: _iso(c.revoked_at)),
-    Column("expiry", lambda c: _iso(c.expiry)),
+    Column("revoked_at", lambda c: iso(c.revoked_at)),
+    Column("expiry", lambda c: iso(c.expiry)),
     Column("meter_numbers", lambda c: " ".join(c.meter_numbers)),
     Column("flow_type", lambda c: c.flow_type),
 ]
@@ -53,8 +48,8 @@ FOLLOW_UP_COLUMNS = [
     Column("meter_numbers", lambda f: " ".join(f.meter_numbers)),
     Column("assignee", lambda f: f.assignee.get_username() if f.assignee else ""),
     Column("due_on", lambda f: f.due_on.isoformat() if f.due_on else ""),
-    Column("opened_at", lambda f: _iso(f.opened_at)),
-    Column("revoked_at", lambda f: _iso(f.revoked_at)),
+    Column("opened_at", lambda f: iso(f.opened_at)),
+    Column("revoked_at", lambda f: iso(f.revoked_at)),
 ]
 
 
@@ -370,7 +365,7 @@ CONNECTION_COLUMNS = [
     Column("country", lambda c: c.country),
     Column("account_numbers", lambda c: " ".join(a.account_number for a in c.accounts.all())),
     Column("emails", lambda c: " ".join(c.emails)),
-    Column("updated_on_platform", lambda c: _iso(c.platform_updated_at)),
+    Column("updated_on_platform", lambda c: iso(c.platform_updated_at)),
 ]
 
 

@@ -83,6 +83,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
 
 
+def iso(moment) -> str:
+    """A date or time as ISO 8601 text for an export cell; empty when there is none."""
+    return moment.isoformat() if moment else ""
+
+
 def spreadsheet_safe(value: Any) -> Any:
     """A cell value a spreadsheet shows as text, never runs."""
     if value is None:

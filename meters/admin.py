@@ -9,6 +9,7 @@ from console.exports import (
     FieldColumn,
     IsoText,
     export_actions,
+    iso,
 )
 from meters.admin_filters import ConsentValidityFilter, DataFreshnessFilter
 from meters.admin_pages import customer_page, meter_page
@@ -24,18 +25,13 @@ from meters.models import (
 )
 from meters.selectors import meter_freshness
 
-
-def _iso(moment):
-    return moment.isoformat() if moment else ""
-
-
 CUSTOMER_COLUMNS = [
     Column("openvolt_id", lambda c: c.external_id),
     Column("name", lambda c: c.name),
     Column("email", lambda c: c.email),
     Column("address", lambda c: c.address),
     Column("account", lambda c: c.account_id),
-    Column("created_on_platform", lambda c: _iso(c.created_on_platform)),
+    Column("created_on_platform", lambda c: iso(c.created_on_platform)),
 ]
 
 METER_COLUMNS = [
@@ -47,7 +43,7 @@ METER_COLUMNS = [
     Column("status", lambda m: m.status),
     Column("data_source", lambda m: m.data_source),
     Column("update_frequency", lambda m: m.update_frequency),
-    Column("latest_reading_start", lambda m: _iso(m.latest_reading_start)),
+    Column("latest_reading_start", lambda m: iso(m.latest_reading_start)),
 ]
 
 # Read as plain database values, not instances: readings run to millions of rows.
@@ -214,7 +210,7 @@ BILL_COLUMNS = [
     Column("total_charges", lambda b: b.total_charges),
     Column("total_charges_units", lambda b: b.total_charges_units),
     Column("is_flagged", lambda b: b.is_flagged),
-    Column("deleted_at", lambda b: _iso(b.deleted_at)),
+    Column("deleted_at", lambda b: iso(b.deleted_at)),
 ]
 
 
