@@ -36,8 +36,15 @@ pytestmark = [
 
 @pytest.fixture(autouse=True)
 def no_persistent_connections(monkeypatch):
-    # The live server's threads would keep theirs open past the test database's teardown.
+    """The live server's request threads would keep their connections open past the test
+    database's teardown; a request the browser left unfinished keeps one even so."""
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    yield
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
