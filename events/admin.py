@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_tools import LargeTableAdmin
+from config.admin_tools import LargeTableAdmin, ReadOnlyInline
 from console.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
 from events.admin_filters import ReceivedFilter
 from events.admin_retry import retry_failed_view
@@ -60,10 +60,7 @@ class LatestRowsFormSet(BaseInlineFormSet):
         return self.total_rows > self.row_limit
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class LatestRowsInline(ReadOnlyInline):
     formset = LatestRowsFormSet
     template = "admin/events/delivery/latest_rows_tabular.html"
     # Shown newest first, and only the latest LatestRowsFormSet.row_limit of them.
@@ -74,14 +71,8 @@ class ReadOnlyInline(admin.TabularInline):
         formset.newest_first = self.newest_first
         return formset
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReceiptInline(ReadOnlyInline):
+class ReceiptInline(LatestRowsInline):
     model = DeliveryReceipt
     fields = readonly_fields = [
         "received_at",
@@ -94,14 +85,14 @@ class ReceiptInline(ReadOnlyInline):
     newest_first = ("-received_at", "-id")
 
 
-class AttemptInline(ReadOnlyInline):
+class AttemptInline(LatestRowsInline):
     model = DeliveryAttempt
     fields = readonly_fields = ["started_at", "finished_at", "outcome", "error"]
     verbose_name_plural = "processing attempts"
     newest_first = ("-started_at", "-id")
 
 
-class NotificationInline(ReadOnlyInline):
+class NotificationInline(LatestRowsInline):
     model = Notification
     fields = readonly_fields = ["email", "sent_at", "last_error"]
     verbose_name_plural = "e-mails sent about this delivery"

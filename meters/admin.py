@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from config.admin_tools import LargeTableAdmin, MirrorAdmin
+from config.admin_tools import LargeTableAdmin, MirrorAdmin, ReadOnlyInline
 from console.exports import (
     Column,
     ExportPermissionMixin,
@@ -214,18 +214,7 @@ BILL_COLUMNS = [
 ]
 
 
-class ReadOnlyTabular(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class LineItemInline(ReadOnlyTabular):
+class LineItemInline(ReadOnlyInline):
     model = BillLineItem
     fields = [
         "position",
@@ -239,7 +228,7 @@ class LineItemInline(ReadOnlyTabular):
     ]
 
 
-class MeterUsageInline(ReadOnlyTabular):
+class MeterUsageInline(ReadOnlyInline):
     model = BillMeterUsage
     fields = [
         "meter_id",
