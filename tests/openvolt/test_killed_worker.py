@@ -38,7 +38,12 @@ def worker_database_url() -> str:
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    # The embedded server's socket folder comes in OPTIONS (from the URL's ?host=).
+    host = db["HOST"] or db["OPTIONS"].get("host") or "127.0.0.1"
+    if host.startswith("/"):
+        # A Unix socket (the embedded server): its folder goes in the query string.
+        return f"postgres://{credentials}@/{db['NAME']}?host={quote(host, safe='/')}"
+    return f"postgres://{credentials}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Worker:
