@@ -16,6 +16,7 @@ from consents.models import (
     UtilityConnection,
 )
 from meters.models import Customer
+from meters.services import is_stale, mirror_upsert
 
 # Never mirrored: they let whoever holds them act on the consent.
 _CONSENT_SECRETS = ("token", "hosted_consent_link")
@@ -53,21 +54,14 @@ def hosted_consent_upsert(
         "meter_numbers": meter_numbers or [],
         "version": version,
         "created_on_platform": created_on_platform,
-        "platform_updated_at": platform_updated_at,
         "raw": {k: v for k, v in (raw or {}).items() if k not in _CONSENT_SECRETS},
     }
-    consent, created = HostedConsent.objects.select_for_update().get_or_create(
-        external_id=external_id, defaults=values
+    return mirror_upsert(
+        HostedConsent,
+        external_id=external_id,
+        values=values,
+        platform_updated_at=platform_updated_at,
     )
-    if created:
-        return consent, True
-    stored = consent.platform_updated_at
-    if stored and platform_updated_at and platform_updated_at < stored:
-        return consent, False
-    for field, value in values.items():
-        setattr(consent, field, value)
-    consent.save()
-    return consent, True
 
 
 def follow_up_open_for_revocation(*, consent: HostedConsent) -> tuple[FollowUp, bool]:
@@ -279,7 +273,7 @@ def utility_connection_upsert(
         UtilityConnection.objects.select_for_update().filter(external_id=external_id).first()
     )
     stored = connection.platform_updated_at if connection else None
-    if stored and platform_updated_at and platform_updated_at < stored:
+    if is_stale(stored, platform_updated_at):
         # The rest is old news, but the validation happened: keep when, whatever the order.
         if validated_at and (not connection.validated_at or validated_at > connection.validated_at):
             connection.validated_at = validated_at

@@ -38,29 +38,37 @@ def lock_objects(*keys: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
-def _upsert_newer(
+def is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
+    """Whether news dated `incoming` is older than the mirrored version dated `stored`."""
+    return bool(stored and incoming and incoming < stored)
+
+
+def mirror_upsert(
     model: type[models.Model],
     *,
     external_id: str,
     values: dict[str, Any],
     platform_updated_at: datetime | None,
-):
-    """Create or update one mirrored object unless what is stored is newer."""
+) -> tuple[Any, bool]:
+    """Create or update one mirrored object unless what is stored is newer.
+
+    Returns the object and whether it changed. An undated event is applied, but the mirror
+    keeps the version it knew, so that older news arriving later is still recognised.
+    """
     values = {**values, "platform_updated_at": platform_updated_at}
     obj, created = model.objects.select_for_update().get_or_create(
         external_id=external_id, defaults=values
     )
     if created:
-        return obj
+        return obj, True
     stored = obj.platform_updated_at
-    if _is_stale(stored, platform_updated_at):
-        return obj
-    if stored and not platform_updated_at:
-        values["platform_updated_at"] = stored
+    if is_stale(stored, platform_updated_at):
+        return obj, False
+    values["platform_updated_at"] = platform_updated_at or stored
     for field, value in values.items():
         setattr(obj, field, value)
     obj.save()
-    return obj
+    return obj, True
 
 
 def customer_upsert(
@@ -75,7 +83,7 @@ def customer_upsert(
     platform_updated_at: datetime | None = None,
     raw: dict[str, Any] | None = None,
 ) -> Customer:
-    return _upsert_newer(
+    customer, _ = mirror_upsert(
         Customer,
         external_id=external_id,
         platform_updated_at=platform_updated_at,
@@ -89,6 +97,7 @@ def customer_upsert(
             "raw": raw or {},
         },
     )
+    return customer
 
 
 def meter_upsert(
@@ -107,7 +116,7 @@ def meter_upsert(
     platform_updated_at: datetime | None = None,
     raw: dict[str, Any] | None = None,
 ) -> Meter:
-    return _upsert_newer(
+    meter, _ = mirror_upsert(
         Meter,
         external_id=external_id,
         platform_updated_at=platform_updated_at,
@@ -125,6 +134,7 @@ def meter_upsert(
             "raw": raw or {},
         },
     )
+    return meter
 
 
 def platform_user_upsert(
@@ -231,9 +241,9 @@ def utility_bill_upsert(
     replaced as a whole: Nectar sends the complete document each time.
     """
     bill = UtilityBill.objects.select_for_update().filter(external_id=external_id).first()
-    if bill and _is_stale(bill.platform_updated_at, platform_updated_at):
+    if bill and is_stale(bill.platform_updated_at, platform_updated_at):
         return bill, False
-    # An undated event is applied, but the mirror keeps the version it knew (as _upsert_newer).
+    # An undated event is applied, but the mirror keeps the version it knew (as mirror_upsert).
     if bill and not platform_updated_at:
         platform_updated_at = bill.platform_updated_at
     values = {**values, "platform_updated_at": platform_updated_at}
@@ -274,10 +284,6 @@ def utility_bill_mark_deleted(
         bill.deleted_at = deleted_at
     bill.save(update_fields=["deleted_at", "mirrored_at"])
     return bill
-
-
-def _is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
-    return bool(stored and incoming and incoming < stored)
 
 
 # Added to, never read and rewritten: concurrent jobs cannot lose each other's counts.

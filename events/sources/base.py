@@ -46,6 +46,11 @@ class InvalidEnvelope(Exception):
         self.detail = detail
 
 
+class PayloadError(ValueError):
+    """A stored event lacks what its handler needs, or holds a value it cannot read: the
+    delivery fails with this message, which names the field."""
+
+
 class WebhookSource(Protocol):
     event_types: tuple[str, ...]
 

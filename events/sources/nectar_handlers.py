@@ -13,13 +13,8 @@ from typing import Any
 from consents.services import utility_connection_upsert
 from events.handlers import Outcome, handles
 from events.models import Delivery, Source
-from events.sources.base import parse_timestamp
+from events.sources.base import PayloadError, parse_timestamp
 from meters.services import lock_objects, utility_bill_mark_deleted, utility_bill_upsert
-
-
-class PayloadError(ValueError):
-    """A value of the event cannot be read; the message names the field."""
-
 
 # Readers of one value. Each takes (value, path) and returns the value to store; an absent or
 # null value is read as the field's empty value before a reader sees it.

@@ -14,7 +14,7 @@ from consents.services import follow_up_open_for_revocation, hosted_consent_upse
 from events.handlers import Outcome, handles
 from events.models import Delivery, Source
 from events.redaction import last_four
-from events.sources.base import parse_timestamp
+from events.sources.base import PayloadError, parse_timestamp
 from events.sources.openvolt_api import OpenvoltClient, OpenvoltConflict, OpenvoltNotFound
 from meters.models import Customer, Meter
 from meters.services import (
@@ -25,10 +25,6 @@ from meters.services import (
     platform_user_upsert,
     readings_upsert,
 )
-
-
-class PayloadError(ValueError):
-    """The payload lacks what the event type needs."""
 
 
 def payload_items(delivery: Delivery) -> list[dict[str, Any]]:
