@@ -31,11 +31,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "procrastinate.contrib.django",
+    "common",
     "events",
     "meters",
     "consents",
     "console",
     "sandbox",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -11,7 +11,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from config.admin_tools import MirrorAdmin
+from common.admin import MirrorAdmin
+from common.exports import Column, ExportPermissionMixin, export_actions, iso
 from consents.admin_filters import ExpiryFilter
 from consents.admin_pages import follow_up_page
 from consents.forms import FollowUpForm, FollowUpWorkForm, WontFixForm
@@ -25,7 +26,6 @@ from consents.services import (
     follow_up_note_add,
     follow_up_resolve,
 )
-from console.exports import Column, ExportPermissionMixin, export_actions, iso
 
 CONSENT_COLUMNS = [
     Column("openvolt_id", lambda c: c.external_id),

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.mirror import ChildRows, mirror_upsert
 from consents.models import (
     ConnectionAccount,
     FollowUp,
@@ -16,7 +17,6 @@ from consents.models import (
     UtilityConnection,
 )
 from meters.models import Customer
-from meters.services import is_stale, mirror_upsert
 
 # Never mirrored: they let whoever holds them act on the consent.
 _CONSENT_SECRETS = ("token", "hosted_consent_link")
@@ -57,7 +57,7 @@ def hosted_consent_upsert(
         "raw": {k: v for k, v in (raw or {}).items() if k not in _CONSENT_SECRETS},
     }
     return mirror_upsert(
-        HostedConsent,
+        model=HostedConsent,
         external_id=external_id,
         values=values,
         platform_updated_at=platform_updated_at,
@@ -266,31 +266,29 @@ def utility_connection_upsert(
 ) -> tuple[UtilityConnection, bool]:
     """Mirror a Nectar connection and its accounts; returns (connection, changed).
 
-    An update older than the mirrored one changes nothing; the accounts are replaced as a
-    whole, since Nectar sends the complete list each time.
+    An update older than the mirrored one changes nothing, but for when the connection was
+    validated; the accounts are replaced as a whole, since Nectar sends the complete list.
     """
-    connection = (
-        UtilityConnection.objects.select_for_update().filter(external_id=external_id).first()
+    connection, changed = mirror_upsert(
+        model=UtilityConnection,
+        external_id=external_id,
+        values={**values, **({"validated_at": validated_at} if validated_at else {})},
+        platform_updated_at=platform_updated_at,
+        children=[
+            ChildRows(
+                model=ConnectionAccount,
+                parent_field="connection",
+                related_name="accounts",
+                rows=accounts,
+            )
+        ],
     )
-    stored = connection.platform_updated_at if connection else None
-    if is_stale(stored, platform_updated_at):
-        # The rest is old news, but the validation happened: keep when, whatever the order.
-        if validated_at and (not connection.validated_at or validated_at > connection.validated_at):
-            connection.validated_at = validated_at
-            connection.save(update_fields=["validated_at", "mirrored_at"])
-        return connection, False
-    # An undated event is applied, but the mirror keeps the version it knew.
-    values = {**values, "platform_updated_at": platform_updated_at or stored}
-    if validated_at:
-        values["validated_at"] = validated_at
-    if connection is None:
-        connection = UtilityConnection.objects.create(external_id=external_id, **values)
-    else:
-        for field, value in values.items():
-            setattr(connection, field, value)
-        connection.save()
-        connection.accounts.all().delete()
-    ConnectionAccount.objects.bulk_create(
-        ConnectionAccount(connection=connection, **account) for account in accounts
-    )
-    return connection, True
+    # Old news, but the validation happened: keep when, whatever the order of arrival.
+    if (
+        not changed
+        and validated_at
+        and (not connection.validated_at or validated_at > connection.validated_at)
+    ):
+        connection.validated_at = validated_at
+        connection.save(update_fields=["validated_at", "mirrored_at"])
+    return connection, changed

@@ -10,6 +10,10 @@ class ConsoleConfig(AppConfig):
     verbose_name = "Customer-success console"
     default = True
 
+    def ready(self):
+        # Connects the receivers that keep the log of exports.
+        from console import export_log  # noqa: F401
+
 
 class SwitchboardAdminConfig(admin_apps.AdminConfig):
     """Django's admin, with Switchboard's site (console/admin_site.py) as `admin.site`."""

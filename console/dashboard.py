@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
-from config.charts import PALETTE, Bar, Segment, bar_chart
+from common.charts import PALETTE, Bar, Segment, bar_chart
 from consents.admin_filters import expiring_soon_q
 from consents.models import FollowUp, HostedConsent
 from console import selectors

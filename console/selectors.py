@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
-from config.admin_tools import COUNT_CAP
+from common.admin import COUNT_CAP
 from consents.models import FollowUp, HostedConsent
 from events.models import Delivery, DeliveryDailyCount, WebhookEndpoint
 from meters.models import ReadingsReceivedDaily

@@ -10,11 +10,12 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_tools import LargeTableAdmin, ReadOnlyInline
-from console.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
+from common.admin import LargeTableAdmin, ReadOnlyInline
+from common.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
 from events.admin_filters import ReceivedFilter
 from events.admin_retry import retry_failed_view
 from events.delivery_filters import EndpointFilter, ReceivedRangeFilter
+from events.dispatch import known_event_types
 from events.models import (
     Delivery,
     DeliveryAttempt,
@@ -26,8 +27,7 @@ from events.models import (
     WebhookEndpoint,
 )
 from events.processing import deliveries_reprocess
-from events.services import endpoint_rotate_secret, endpoint_secret_add
-from events.sources import known_event_types
+from events.services import endpoint_secret_add, endpoint_secret_rotate
 from events.sources.nectar import is_valid_secret
 from events.subjects import normalized
 
@@ -360,7 +360,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if len(endpoints) != 1 or endpoints[0].source != Source.NECTAR:
             self.message_user(request, "Select one Nectar endpoint to rotate.", messages.ERROR)
             return None
-        secret = endpoint_rotate_secret(endpoint=endpoints[0])
+        secret = endpoint_secret_rotate(endpoint=endpoints[0])
         return self._secret_once(request, endpoints[0], secret, rotated=True)
 
     def _secret_once(self, request, endpoint, secret, rotated=False):

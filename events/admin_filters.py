@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils import timezone
 
-from events.daily_counts import day_bounds
+from common.moments import day_bounds
 
 # The periods a link or a person can pick; a single day is given as YYYY-MM-DD.
 LAST_24_HOURS, LAST_7_DAYS, LAST_30_DAYS = "24h", "7d", "30d"

@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from events.dispatch import known_event_types
 from events.processing import deliveries_reprocess_matching
 from events.selectors import FAILED_STATUSES, deliveries_matching
-from events.sources import known_event_types
 
 # Past this many, the page points to the command: each delivery costs a few statements
 # (about 2 ms), and a request that ran for minutes would outlive the proxy's timeout.

@@ -6,5 +6,5 @@ class EventsConfig(AppConfig):
     verbose_name = "Webhook deliveries"
 
     def ready(self):
-        # Registers the handlers of each source with events.handlers.
+        # Registers the handlers of each source with events/dispatch.py.
         from events.sources import nectar_handlers, openvolt_handlers  # noqa: F401

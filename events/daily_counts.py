@@ -5,12 +5,14 @@ received_at index. A delivery keeps the day it was received on; its status may c
 (a retry succeeds, a reprocess, a failure after midnight), which the next recount picks up.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from common.locks import advisory_locks_take
+from common.moments import day_bounds
 from events.models import Delivery, DeliveryDailyCount
 
 # Recounted every minute: today, and yesterday, whose last deliveries may still be processing.
@@ -18,15 +20,6 @@ RECENT_DAYS = 2
 # Recounted once an hour: what the dashboard shows (30 days) and one more, for late retries
 # and reprocessing. Older days change only through the refresh_dashboard command.
 HOURLY_DAYS = 31
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Where the day starts and the next begins, in the site's time zone."""
-    zone = timezone.get_current_timezone()
-    return (
-        datetime.combine(day, time.min, tzinfo=zone),
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
-    )
 
 
 def delivery_daily_counts_recount(*, first_day: date, last_day: date) -> int:
@@ -54,11 +47,7 @@ def _recount_day(day: date) -> None:
     start, end = day_bounds(day)
     with transaction.atomic():
         # The periodic task and the command may recount one day at once: they take turns.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"delivery_daily_count:{day.isoformat()}"],
-            )
+        advisory_locks_take(keys=[f"delivery_daily_count:{day.isoformat()}"])
         counted_at = timezone.now()
         counts = (
             Delivery.objects.filter(received_at__gte=start, received_at__lt=end)

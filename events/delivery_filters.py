@@ -2,13 +2,13 @@
 between two dates (events/admin_filters.py holds the dashboard's "received in the last …")."""
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from common.moments import parse_moment
 from events.models import WebhookEndpoint
 
 
@@ -34,18 +34,6 @@ class EndpointFilter(admin.SimpleListFilter):
         except ValueError:
             raise IncorrectLookupParameters(f"{self.value()!r} is not an endpoint id.") from None
         return queryset.filter(endpoint_id=endpoint_id)
-
-
-def parse_moment(text: str) -> datetime:
-    """A date (its midnight) or an ISO date-time, as an aware datetime (naive ones are read in
-    the site's time zone); ValueError if it is neither."""
-    moment = parse_datetime(text)
-    if moment is None:
-        day = parse_date(text)
-        if day is None:
-            raise ValueError(f"{text!r} is not a date or a date-time.")
-        moment = datetime.combine(day, time.min)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 class ReceivedRangeFilter(admin.ListFilter):

@@ -34,7 +34,7 @@ from consents.models import (
 )
 from events.models import Delivery, Source, WebhookEndpoint
 from events.services import endpoint_create
-from events.tasks import queue_processing
+from events.tasks import delivery_run_queue
 from meters.models import BillLineItem, BillMeterUsage, Customer, Meter, UtilityBill
 
 DELIVERY_BATCH = 100_000
@@ -760,7 +760,7 @@ class DemoSeeder:
         with transaction.atomic():
             for delivery_id, next_attempt_at in waiting:
                 if delivery_id not in queued:
-                    queue_processing(delivery_id, at=next_attempt_at)
+                    delivery_run_queue(delivery_id=delivery_id, at=next_attempt_at)
                     count += 1
         return {"jobs": count}
 

@@ -15,12 +15,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
+from events.dispatch import source_for
 from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
 from events.redaction import redact_document, redact_headers, redact_text
-from events.sources import source_for
 from events.sources.base import Envelope, InvalidEnvelope, Refused
 from events.subjects import subjects_of
-from events.tasks import queue_processing
+from events.tasks import delivery_run_queue
 
 JSON_MEDIA_TYPES = ("application/json",)
 
@@ -55,7 +55,7 @@ def endpoint_for_delivery(*, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     return endpoint
 
 
-def check_request_shape(*, content_type: str, content_length: int | None) -> None:
+def request_shape_check(*, content_type: str, content_length: int | None) -> None:
     """Refuse what is too big or not JSON before the body is read."""
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     if content_length is not None and content_length > limit:
@@ -286,7 +286,7 @@ def _upsert(
             rejection = error or "This delivery was rejected when it first arrived."
             verdict = DeliveryReceipt.Verdict.REJECTED
         elif created:
-            queue_processing(delivery_id)
+            delivery_run_queue(delivery_id=delivery_id)
             verdict = DeliveryReceipt.Verdict.ACCEPTED
         else:
             verdict = DeliveryReceipt.Verdict.DUPLICATE

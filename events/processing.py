@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from events.handlers import Outcome, handler_for
+from events.dispatch import Outcome, handler_for
 from events.models import Delivery, DeliveryAttempt
 from events.notifications import queue_notifications_if_subscribed
-from events.tasks import cancel_queued_processing, queue_processing
+from events.tasks import delivery_queued_runs_cancel, delivery_run_queue
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def delivery_process(*, delivery_id: int) -> None:
         delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.status not in RUNNABLE:
             return
-        handler = handler_for(delivery.source, delivery.event_type)
+        handler = handler_for(source=delivery.source, event_type=delivery.event_type)
         if handler is None:
             delivery.status = Delivery.Status.IGNORED
             delivery.next_attempt_at = None
@@ -107,7 +107,7 @@ def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Excepti
             delay = retry_delay(delays[delivery.consecutive_failures - 1])
             delivery.status = Delivery.Status.FAILED
             delivery.next_attempt_at = timezone.now() + delay
-            queue_processing(delivery.pk, at=delivery.next_attempt_at)
+            delivery_run_queue(delivery_id=delivery.pk, at=delivery.next_attempt_at)
         delivery.save(
             update_fields=[
                 "status",
@@ -149,8 +149,8 @@ def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
             delivery.consecutive_failures = 0
             delivery.next_attempt_at = None
             delivery.save(update_fields=["status", "consecutive_failures", "next_attempt_at"])
-            cancel_queued_processing(delivery.pk)
-            queue_processing(delivery.pk)
+            delivery_queued_runs_cancel(delivery_id=delivery.pk)
+            delivery_run_queue(delivery_id=delivery.pk)
             queued += 1
     return queued, skipped
 

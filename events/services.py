@@ -55,7 +55,7 @@ def endpoint_secret_add(*, endpoint: WebhookEndpoint, secret: str | None = None)
 
 
 @transaction.atomic
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = None) -> str:
+def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, secret: str | None = None) -> str:
     """Give a Nectar endpoint a new secret. The current ones keep verifying for the overlap
     (WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS), as Svix keeps signing with the old secret for a
     while after a rotation."""

@@ -13,7 +13,7 @@ def process_delivery(delivery_id: int) -> None:
     delivery_process(delivery_id=delivery_id)
 
 
-def queue_processing(delivery_id: int, *, at: datetime | None = None) -> None:
+def delivery_run_queue(*, delivery_id: int, at: datetime | None = None) -> None:
     """Queue a run of the delivery, in the caller's transaction.
 
     The lock keeps two runs of one delivery (a retry and a reprocess, say) from overlapping.
@@ -23,7 +23,7 @@ def queue_processing(delivery_id: int, *, at: datetime | None = None) -> None:
     )
 
 
-def cancel_queued_processing(delivery_id: int) -> None:
+def delivery_queued_runs_cancel(*, delivery_id: int) -> None:
     """Cancel the runs of the delivery still waiting (a scheduled retry, say), in the caller's
     transaction.
 

@@ -24,7 +24,7 @@ class WebhookIntakeView(APIView):
     def post(self, request, endpoint_id):
         try:
             endpoint = intake.endpoint_for_delivery(endpoint_id=endpoint_id)
-            intake.check_request_shape(
+            intake.request_shape_check(
                 content_type=request.content_type or "",
                 content_length=_content_length(request),
             )

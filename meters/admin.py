@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from config.admin_tools import LargeTableAdmin, MirrorAdmin, ReadOnlyInline
-from console.exports import (
+from common.admin import LargeTableAdmin, MirrorAdmin, ReadOnlyInline
+from common.exports import (
     Column,
     ExportPermissionMixin,
     FieldColumn,

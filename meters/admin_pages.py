@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from config.charts import Bar, Segment, bar_chart
+from common.charts import Bar, Segment, bar_chart
 from consents.selectors import (
     follow_ups_for_customer,
     hosted_consents_for_customer,

@@ -1,7 +1,7 @@
 """Reads on customers, meters, readings and bills."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -10,6 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from common.moments import days_bounds
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
 
 CHART_MONTHS = 13
@@ -30,8 +31,7 @@ def meter_daily_consumption(
     today = today or timezone.localdate()
     first_month = _months_before(today.replace(day=1), months - 1)
     zone = timezone.get_current_timezone()
-    since = timezone.make_aware(datetime.combine(first_month, time.min), zone)
-    until = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min), zone)
+    since, until = days_bounds(first_day=first_month, last_day=today, zone=zone)
     totals = dict(
         IntervalReading.objects.filter(meter=meter, start__gte=since, start__lt=until)
         .annotate(day=TruncDate("start", tzinfo=zone))

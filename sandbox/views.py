@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from events.sources.base import parse_timestamp
+from common.moments import parse_timestamp
 from sandbox import catalogue, meters, representations
 
 # Our client asks for at most 31 days at a time; a longer request is a bug worth seeing.

@@ -85,20 +85,17 @@ def post_json(client, endpoint, document, headers=None, content_type="applicatio
 
 
 @pytest.fixture
-def register_handler():
-    """Register a test handler with events.handlers; every one is unregistered afterwards.
+def register_handler(monkeypatch):
+    """Register a test handler with events/dispatch.py, for this test only.
 
     Usage: register_handler("openvolt", "test.event", handler) returns the handler.
     """
-    from events import handlers
+    from events import dispatch
 
-    registered = []
+    # A copy of the registry, put back when the test ends.
+    monkeypatch.setattr(dispatch, "_handlers", dict(dispatch._handlers))
 
     def register(source, event_type, handler):
-        handlers.handles(source, event_type)(handler)
-        registered.append((source, event_type))
-        return handler
+        return dispatch.handles(source, event_type)(handler)
 
-    yield register
-    for source, event_type in registered:
-        handlers.unregister(source, event_type)
+    return register

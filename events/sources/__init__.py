@@ -1,19 +1,3 @@
-"""One module per platform that delivers webhooks; this maps an endpoint's source to it."""
-
-from events.models import Source
-from events.sources.base import WebhookSource
-from events.sources.nectar import NectarSource
-from events.sources.openvolt import OpenvoltSource
-
-SOURCES: dict[str, WebhookSource] = {
-    Source.OPENVOLT: OpenvoltSource(),
-    Source.NECTAR: NectarSource(),
-}
-
-
-def source_for(name: str) -> WebhookSource:
-    return SOURCES[name]
-
-
-def known_event_types() -> list[str]:
-    return sorted({event_type for source in SOURCES.values() for event_type in source.event_types})
+"""One module per platform that delivers webhooks: how its requests are authenticated and read
+(`openvolt.py`, `nectar.py`), what its events do (`*_handlers.py`), and its API client.
+events/dispatch.py maps a source's name to them."""

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from events.models import WebhookEndpoint
@@ -46,14 +46,7 @@ class InvalidEnvelope(Exception):
         self.detail = detail
 
 
-class PayloadError(ValueError):
-    """A stored event lacks what its handler needs, or holds a value it cannot read: the
-    delivery fails with this message, which names the field."""
-
-
 class WebhookSource(Protocol):
-    event_types: tuple[str, ...]
-
     def authenticate(
         self, endpoint: WebhookEndpoint, headers: Mapping[str, str], body: bytes
     ) -> None:
@@ -77,33 +70,3 @@ def require_str(document: Mapping[str, Any], field: str, *, max_length: int = 25
     if len(value) > max_length:
         raise InvalidEnvelope(f"'{field}' is longer than {max_length} characters.")
     return value
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """Read an ISO 8601 timestamp as the platforms write them; None when it is not one.
-
-    Openvolt writes `2024-04-28T11:44:01.010Z`; Nectar writes nanoseconds and no zone
-    (`2024-12-13T22:35:04.693456313`), which is UTC.
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    date_part, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        # Python keeps microseconds: cut nanoseconds down to six digits.
-        text = f"{date_part}.{rest[: min(digits, 6)]}{rest[digits:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        # Stored in UTC: one whose UTC date is outside years 1-9999 could not be read back.
-        moment.astimezone(UTC)
-    except OverflowError:
-        return None
-    return moment

@@ -15,27 +15,15 @@ from typing import Any
 
 from django.conf import settings
 
+from common.moments import parse_timestamp
 from events.models import EndpointSecret, WebhookEndpoint
 from events.sources.base import (
     Envelope,
     InvalidEnvelope,
     InvalidSignature,
-    parse_timestamp,
     require_str,
 )
 
-EVENT_TYPES = (
-    "connection.created",
-    "connection.updated",
-    "connection.validated",
-    "document.created",
-    "connection.created.v2",
-    "connection.updated.v2",
-    "connection.validated.v2",
-    "document.created.v2",
-    "document.updated.v2",
-    "document.deleted.v2",
-)
 SECRET_PREFIX = "whsec_"
 HEADER_PREFIXES = ("svix-", "webhook-")
 
@@ -99,8 +87,6 @@ def verify(
 
 
 class NectarSource:
-    event_types = EVENT_TYPES
-
     def authenticate(self, endpoint: WebhookEndpoint, headers: Mapping[str, str], body: bytes):
         secrets = EndpointSecret.objects.filter(endpoint=endpoint).active()
         verify([s.secret for s in secrets], headers, body)

@@ -10,11 +10,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from common.locks import advisory_locks_take
+from common.moments import parse_timestamp
 from consents.services import utility_connection_upsert
-from events.handlers import Outcome, handles
+from events.dispatch import Outcome, PayloadError, handles
 from events.models import Delivery, Source
-from events.sources.base import PayloadError, parse_timestamp
-from meters.services import lock_objects, utility_bill_mark_deleted, utility_bill_upsert
+from meters.bills import utility_bill_mark_deleted, utility_bill_upsert
 
 # Readers of one value. Each takes (value, path) and returns the value to store; an absent or
 # null value is read as the field's empty value before a reader sees it.
@@ -271,7 +272,7 @@ def _account(obj: dict[str, Any], path: str) -> dict[str, Any]:
 def mirror_connection(delivery: Delivery, *, validated: bool = False) -> Outcome:
     obj = event_object(delivery)
     connection_id = nectar_id(obj)
-    lock_objects(f"connection:{connection_id}")
+    advisory_locks_take(keys=[f"connection:{connection_id}"])
     datasource = obj.get("datasource") if isinstance(obj.get("datasource"), dict) else {}
     accounts = [
         _account(account, f"event.accounts[{i}]")
@@ -338,7 +339,7 @@ def _bill_values(obj: dict[str, Any]) -> dict[str, Any]:
 def document_changed(delivery: Delivery) -> Outcome:
     obj = event_object(delivery)
     document_id = nectar_id(obj)
-    lock_objects(f"bill:{document_id}")
+    advisory_locks_take(keys=[f"bill:{document_id}"])
     line_items = [
         read(item, LINE_ITEM, f"event.lineItems[{i}]")
         for i, item in enumerate(list_of_objects(obj, "lineItems", required=False))
@@ -374,7 +375,7 @@ def document_changed(delivery: Delivery) -> Outcome:
 def document_deleted(delivery: Delivery) -> Outcome:
     obj = event_object(delivery)
     document_id = nectar_id(obj)
-    lock_objects(f"bill:{document_id}")
+    advisory_locks_take(keys=[f"bill:{document_id}"])
     try:
         known = _bill_values(obj)
     except PayloadError:

@@ -4,29 +4,17 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from common.moments import parse_timestamp
 from events.models import WebhookEndpoint
 from events.sources.base import (
     Envelope,
     InvalidEnvelope,
     SubscriptionMismatch,
-    parse_timestamp,
     require_str,
-)
-
-EVENT_TYPES = (
-    "meter_data.received",
-    "meter.created",
-    "user.created",
-    "customer.created",
-    "api_keys.rotated",
-    "hosted_consent.approved",
-    "hosted_consent.revoked",
 )
 
 
 class OpenvoltSource:
-    event_types = EVENT_TYPES
-
     def authenticate(self, endpoint: WebhookEndpoint, headers: Mapping[str, str], body: bytes):
         """Openvolt signs nothing: knowing the endpoint's path is the proof."""
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from events.sources.base import parse_timestamp
+from common.moments import parse_timestamp
 
 logger = logging.getLogger(__name__)
 

@@ -9,21 +9,21 @@ from typing import Any
 
 from django.conf import settings
 
+from common.locks import advisory_locks_take
+from common.moments import parse_timestamp
 from consents.models import FollowUp, HostedConsent
 from consents.services import follow_up_open_for_revocation, hosted_consent_upsert
-from events.handlers import Outcome, handles
+from events.dispatch import Outcome, PayloadError, handles
 from events.models import Delivery, Source
 from events.redaction import last_four
-from events.sources.base import PayloadError, parse_timestamp
 from events.sources.openvolt_api import OpenvoltClient, OpenvoltConflict, OpenvoltNotFound
 from meters.models import Customer, Meter
+from meters.readings import readings_upsert
 from meters.services import (
     api_key_rotation_record,
     customer_upsert,
-    lock_objects,
     meter_upsert,
     platform_user_upsert,
-    readings_upsert,
 )
 
 
@@ -155,7 +155,7 @@ def current_consent(consent_id: str, client: OpenvoltClient, payload_copy: dict)
 @handles(Source.OPENVOLT, "customer.created")
 def customer_created(delivery: Delivery) -> Outcome:
     obj = payload_object(delivery)
-    lock_objects(f"customer:{object_id(obj)}")
+    advisory_locks_take(keys=[f"customer:{object_id(obj)}"])
     customer = mirror_customer(obj)
     outcome = Outcome(summary=f"New customer {customer} ({customer.email or 'no e-mail'}).")
     outcome.link(customer)
@@ -183,7 +183,7 @@ def user_created(delivery: Delivery) -> Outcome:
 def meter_created(delivery: Delivery) -> Outcome:
     obj = payload_object(delivery)
     meter_id = object_id(obj)
-    lock_objects(f"meter:{meter_id}")
+    advisory_locks_take(keys=[f"meter:{meter_id}"])
     client = OpenvoltClient()
     outcome = Outcome()
     try:
@@ -206,9 +206,9 @@ def meter_data_received(delivery: Delivery) -> Outcome:
     outcome = Outcome()
     stored = 0
     items = payload_items(delivery)
-    # Every meter's lock at once, in lock_objects' order: taken item by item, two deliveries
+    # Every meter's lock at once, in a fixed order: taken item by item, two deliveries
     # naming the same meters in other orders would each hold a meter the other waits for.
-    lock_objects(*(f"meter:{item.get('meter_id')}" for item in items))
+    advisory_locks_take(keys=(f"meter:{item.get('meter_id')}" for item in items))
     for index, item in enumerate(items, start=1):
         meter_id = item.get("meter_id")
         start = parse_timestamp(item.get("start_interval"))
@@ -249,7 +249,7 @@ def hosted_consent_approved(delivery: Delivery) -> Outcome:
     if not all(isinstance(consent_id, str) and consent_id for consent_id in consent_ids):
         raise PayloadError("An item has no hosted_consent_id.")
     # All at once, in order, for the reason given in meter_data_received.
-    lock_objects(*(f"consent:{consent_id}" for consent_id in consent_ids))
+    advisory_locks_take(keys=(f"consent:{consent_id}" for consent_id in consent_ids))
     for consent_id in consent_ids:
         consent = mirror_consent(client.hosted_consent(consent_id), client)
         outcome.link(consent)
@@ -303,7 +303,7 @@ def _create_missing_meters(
 def hosted_consent_revoked(delivery: Delivery) -> Outcome:
     obj = payload_object(delivery)
     consent_id = object_id(obj)
-    lock_objects(f"consent:{consent_id}")
+    advisory_locks_take(keys=[f"consent:{consent_id}"])
     client = OpenvoltClient()
     current, warning = current_consent(consent_id, client, payload_copy=obj)
     consent = mirror_consent(current, client)

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from consents.models import FollowUp, HostedConsent
 from console.selectors import endpoints_silent, silence_allowed
+from common.moments import day_bounds
 from events.daily_counts import (
-    day_bounds,
     delivery_daily_counts_recount,
     delivery_daily_counts_refresh,
 )

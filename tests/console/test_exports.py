@@ -15,7 +15,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
-from console import exports
+from common import exports
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, INTEGRATION_ADMIN
 from events.models import Delivery

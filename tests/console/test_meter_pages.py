@@ -18,7 +18,7 @@ from events.models import Delivery
 from meters.admin_pages import LATEST_DELIVERIES, consumption_chart
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
 from meters.selectors import meter_daily_consumption, meter_freshness
-from meters.services import readings_upsert
+from meters.readings import readings_upsert
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()

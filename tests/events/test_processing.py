@@ -13,7 +13,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.handlers import Outcome
+from events.dispatch import Outcome
 from events.models import Delivery, DeliveryAttempt, EndpointSecret, WebhookEndpoint
 from events.processing import deliveries_reprocess, delivery_process, retry_delay
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from events.models import Delivery, EndpointSecret
-from events.services import endpoint_rotate_secret, secret_generate
+from events.services import endpoint_secret_rotate, secret_generate
 from events.sources import nectar
 from events.sources.base import InvalidSignature
 from tests.conftest import nectar_event, nectar_headers, post_json
@@ -172,7 +172,7 @@ def test_right_digest_under_another_scheme_is_refused(api_client, nectar_endpoin
 def test_old_and_new_secret_both_verify_during_a_rotation(api_client, nectar_endpoint):
     old_secret = nectar_endpoint.test_secret
 
-    new_secret = endpoint_rotate_secret(endpoint=nectar_endpoint)
+    new_secret = endpoint_secret_rotate(endpoint=nectar_endpoint)
 
     assert new_secret != old_secret
     old = post_with(api_client, nectar_endpoint, nectar_headers(old_secret, BODY, message_id="a"))
@@ -184,7 +184,7 @@ def test_old_and_new_secret_both_verify_during_a_rotation(api_client, nectar_end
 
 def test_old_secret_stops_verifying_once_it_expires(api_client, nectar_endpoint):
     old_secret = nectar_endpoint.test_secret
-    new_secret = endpoint_rotate_secret(endpoint=nectar_endpoint)
+    new_secret = endpoint_secret_rotate(endpoint=nectar_endpoint)
 
     EndpointSecret.objects.filter(secret=old_secret).update(
         expires_at=timezone.now() - timedelta(seconds=1)

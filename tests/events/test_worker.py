@@ -10,7 +10,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.handlers import Outcome
+from events.dispatch import Outcome
 from events.models import Delivery, DeliveryAttempt
 from events.processing import deliveries_reprocess
 from tests.conftest import openvolt_envelope, post_json

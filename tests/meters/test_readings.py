@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from meters.models import IntervalReading, Meter
-from meters.services import readings_upsert
+from meters.readings import readings_upsert
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,14 @@ import pytest
 
 from consents.models import UtilityConnection
 from events.models import Delivery
-from events.sources.nectar import EVENT_TYPES
+from events.dispatch import event_types_of
 from meters.models import UtilityBill
 from tests.nectar.support import ALL_TYPES, FIXTURES, event_like, load
 
 pytestmark = pytest.mark.django_db
+
+
+EVENT_TYPES = event_types_of(source="nectar")
 
 
 def test_there_is_one_fixture_per_event_type_and_it_says_so():

@@ -1,5 +1,5 @@
 """`make bench`, backfill part: 13 months of one meter's half-hours stored through
-meters.services.readings_upsert, next to a raw COPY of the same rows into the same table.
+meters.readings.readings_upsert, next to a raw COPY of the same rows into the same table.
 
 Each round, on the bench database, in this process (Django set up with tests.perf.settings):
 
@@ -82,7 +82,7 @@ def _run(rounds: int, alternatives: bool) -> None:
     from django.db import connection
 
     from meters.models import Meter
-    from meters.services import readings_upsert
+    from meters.readings import readings_upsert
 
     meter = Meter.objects.create(external_id=METER_ID, meter_number="2000000000000")
     fresh, revised = _readings(revision=0), _readings(revision=1)
@@ -138,13 +138,13 @@ def _upsert(upsert: Callable, meter, rows, backend: int, reset: bool = False) ->
     from django.db import transaction
 
     from meters.models import IntervalReading, Meter
-    from meters.services import lock_objects
+    from common.locks import advisory_locks_take
 
     if reset:
         _reset(meter)
     meter = Meter.objects.get(pk=meter.pk)  # As the handler has it: fresh from the database.
     with transaction.atomic():
-        lock_objects(f"meter:{meter.external_id}")
+        advisory_locks_take(keys=[f"meter:{meter.external_id}"])
         with _measure(backend) as sample:
             stored = upsert(meter=meter, readings=rows)
         committing = time.perf_counter()
@@ -337,7 +337,7 @@ def _unnest_text_binding(*, meter, readings) -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from meters.services import _READINGS_UPSERT_SQL
+    from meters.readings import _READINGS_UPSERT_SQL
 
     starts = [start for start, _ in readings]
     with connection.cursor() as cursor:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from events.daily_counts import delivery_daily_counts_recount
-from meters.services import readings_received_daily_rebuild
+from meters.readings import readings_received_daily_rebuild
 
 
 class Command(BaseCommand):

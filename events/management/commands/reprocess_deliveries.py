@@ -1,20 +1,16 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.timezone import make_aware
 
+from common.moments import parse_moment
 from events.models import Source
 from events.processing import REPROCESSABLE, deliveries_reprocess_matching
 from events.selectors import FAILED_STATUSES, deliveries_matching
 
 
 def _moment(text: str):
-    moment = parse_datetime(text)
-    if moment is None:
-        day = parse_date(text)
-        if day is None:
-            raise CommandError(f"{text!r} is not a date (2026-11-23) or a time (2026-11-23T10:00).")
-        moment = make_aware(parse_datetime(f"{day}T00:00"))
-    return moment if moment.tzinfo else make_aware(moment)
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 class Command(BaseCommand):

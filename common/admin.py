@@ -1,24 +1,10 @@
-"""Admin pieces every app uses: changelists that stay fast on large tables, mirrors.
-
-The exports (CSV and XLSX actions, logged) live in console/exports.py; their names are
-re-exported here for the admin modules that import them from this module.
-"""
+"""Admin pieces every app uses: changelists that stay fast on large tables, read-only mirrors
+and inlines. The export actions are in common/exports.py."""
 
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.utils.functional import cached_property
-
-from console.exports import (  # noqa: F401  (re-exported)
-    Column,
-    ExportPermissionMixin,
-    FieldColumn,
-    IsoText,
-    export_actions,
-    export_csv_action,
-    export_xlsx_action,
-    spreadsheet_safe,
-)
 
 # Counting more than this many rows of a filtered list costs more than the number is worth.
 COUNT_CAP = 10_000

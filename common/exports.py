@@ -2,9 +2,10 @@
 
 An export is an admin action on a changelist (`export_csv`, `export_xlsx`). It takes the rows
 selected, or with "select all" the whole filtered list, reads them through a server-side
-cursor and writes them out as they come. It needs the `console.export_data` permission
-(ExportPermissionMixin gives a ModelAdmin the check) and leaves a console.ExportLog row,
-completed when the stream to the browser ends, with the number of rows that went out.
+cursor and writes them out as they come. It needs the export permission (ExportPermissionMixin
+gives a ModelAdmin the check). Each export sends `export_started`, and `export_finished` when
+the stream to the browser ends, with the number of rows that went out: the console keeps its
+log of exports with them.
 
     class CustomerAdmin(ExportPermissionMixin, admin.ModelAdmin):
         actions = [*export_actions(CUSTOMER_COLUMNS)]
@@ -23,6 +24,7 @@ from typing import IO, Any
 from django.contrib import messages
 from django.db.models import F, Func, TextField
 from django.db.models.expressions import BaseExpression
+from django.dispatch import Signal
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -30,8 +32,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from console.models import ExportLog
-
+# The permission is the console's (console.ExportLog's Meta): named here, not imported.
 EXPORT_PERMISSION = "console.export_data"
 # Rows fetched from the database at a time, and CSV rows handed to the server per chunk:
 # a chunk per row would cost a write to the socket per row.
@@ -83,7 +84,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
 
 
-def iso(moment) -> str:
+def iso(moment: date | datetime | None) -> str:
     """A date or time as ISO 8601 text for an export cell; empty when there is none."""
     return moment.isoformat() if moment else ""
 
@@ -122,11 +123,10 @@ def export_csv_action(columns: ExportColumns, *, description: str = "Export sele
     _columns_check(columns)
 
     def export_csv(modeladmin, request, queryset):
-        log = _export_log_start_for(modeladmin, request, ExportLog.Format.CSV)
-        progress = ExportProgress()
-        chunks = csv_chunks(_headers(columns), export_rows(columns, queryset), progress)
+        export = _export_start(modeladmin, request, CSV)
+        chunks = csv_chunks(_headers(columns), export_rows(columns, queryset), export)
         response = StreamingHttpResponse(
-            _logged(chunks, log=log, progress=progress), content_type="text/csv; charset=utf-8"
+            _finishing(chunks, export=export), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = _attachment(modeladmin, "csv")
         return response
@@ -158,20 +158,19 @@ def export_xlsx_action(
                 messages.ERROR,
             )
             return None
-        log = _export_log_start_for(modeladmin, request, ExportLog.Format.XLSX)
-        progress = ExportProgress()
+        export = _export_start(modeladmin, request, XLSX)
         title = str(capfirst(modeladmin.model._meta.verbose_name_plural))
         try:
             workbook = xlsx_file(
-                _headers(columns), export_rows(columns, queryset), progress, title=title
+                _headers(columns), export_rows(columns, queryset), export, title=title
             )
         except BaseException:
-            export_log_finish(log=log, row_count=progress.rows, complete=False)
+            _export_finish(export)
             raise
         size = workbook.seek(0, os.SEEK_END)
         workbook.seek(0)
         response = StreamingHttpResponse(
-            _logged(_file_chunks(workbook, progress), log=log, progress=progress),
+            _finishing(_file_chunks(workbook, export), export=export),
             content_type=XLSX_CONTENT_TYPE,
         )
         response["Content-Length"] = str(size)
@@ -315,41 +314,50 @@ def _attachment(modeladmin, extension: str) -> str:
     return f'attachment; filename="{name}-{stamp}.{extension}"'
 
 
-# --- The log ------------------------------------------------------------------------------
+# --- Telling who keeps the record ----------------------------------------------------------
+
+CSV, XLSX = "csv", "xlsx"
+
+# Sent with `export`, an Export: when its first byte is about to leave, and when its stream
+# ended, however it ended (`complete` says whether all of it went).
+export_started = Signal()
+export_finished = Signal()
 
 
-def export_log_start(
-    *, user, model_label: str, export_format: str, query_string: str, selected_all: bool
-) -> ExportLog:
-    return ExportLog.objects.create(
-        user=user,
-        model_label=model_label,
-        format=export_format,
-        query_string=query_string,
-        selected_all=selected_all,
-        started_at=timezone.now(),
-    )
+@dataclass
+class Export(ExportProgress):
+    """An export under way: who takes which list out, in which format, and how far it got."""
+
+    user: Any = None
+    model_label: str = ""
+    format: str = CSV
+    # The changelist's query string: its filters and search.
+    query_string: str = ""
+    # The whole filtered list, not a selection of rows.
+    selected_all: bool = False
+    # The id of the record a receiver keeps of this export (the console's ExportLog).
+    record_id: int | None = None
 
 
-def export_log_finish(*, log: ExportLog, row_count: int, complete: bool) -> None:
-    ExportLog.objects.filter(pk=log.pk).update(
-        row_count=row_count, complete=complete, finished_at=timezone.now()
-    )
-
-
-def _export_log_start_for(modeladmin, request, export_format: str) -> ExportLog:
-    return export_log_start(
+def _export_start(modeladmin, request, export_format: str) -> Export:
+    export = Export(
         user=request.user,
         model_label=modeladmin.model._meta.label_lower,
-        export_format=export_format,
+        format=export_format,
         # An action is posted to the changelist's own URL: its query string is the filter.
         query_string=request.GET.urlencode(),
         selected_all=request.POST.get("select_across") == "1",
     )
+    export_started.send(sender=modeladmin.model, export=export)
+    return export
 
 
-def _logged(chunks: Iterator, *, log: ExportLog, progress: ExportProgress) -> Iterator[str | bytes]:
-    """The chunks, passed on; when the stream ends, however it ends, the log is completed.
+def _export_finish(export: Export) -> None:
+    export_finished.send(sender=Export, export=export)
+
+
+def _finishing(chunks: Iterator, *, export: Export) -> Iterator[str | bytes]:
+    """The chunks, passed on; when the stream ends, however it ends, the export is finished.
 
     The server closes the stream when the browser goes away, which runs the `finally` here
     (Django closes a streaming response's iterator before it lets go of the database).
@@ -357,4 +365,4 @@ def _logged(chunks: Iterator, *, log: ExportLog, progress: ExportProgress) -> It
     try:
         yield from chunks
     finally:
-        export_log_finish(log=log, row_count=progress.rows, complete=progress.complete)
+        _export_finish(export)
