@@ -1,9 +1,12 @@
 """Admin pieces every app uses: changelists that stay fast on large tables, read-only mirrors
 and inlines. The export actions are in common/exports.py."""
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection, models
+from django.urls import reverse
 from django.utils.functional import cached_property
 
 # Counting more than this many rows of a filtered list costs more than the number is worth.
@@ -55,14 +58,8 @@ class LargeTableAdmin(admin.ModelAdmin):
         return queryset
 
 
-class MirrorAdmin(admin.ModelAdmin):
-    """A mirror of a platform's objects: written by its events, read by people.
-
-    An edit here would be silently undone by the platform's next event, so there is none.
-    """
-
-    # The view page still builds a form: say how URL fields read input, as Django 6 will.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records people read but never add, change or delete here (view permission only)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -72,6 +69,16 @@ class MirrorAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MirrorAdmin(ReadOnlyAdmin):
+    """A mirror of a platform's objects: written by its events, read by people.
+
+    An edit here would be silently undone by the platform's next event, so there is none.
+    """
+
+    # The view page still builds a form: say how URL fields read input, as Django 6 will.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -86,3 +93,18 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def admin_change_url(obj: models.Model, *, site_name: str = "admin") -> str:
+    """The admin page of one object."""
+    meta = obj._meta
+    return reverse(
+        f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk], current_app=site_name
+    )
+
+
+def admin_changelist_url(model: type[models.Model], *, site_name: str = "admin", **query) -> str:
+    """The admin list of a model, filtered by `query` when given."""
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist", current_app=site_name)
+    return f"{url}?{urlencode(query)}" if query else url

@@ -64,4 +64,3 @@ def days_bounds(
         datetime.combine(first_day, time.min, tzinfo=zone),
         datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone),
     )
-

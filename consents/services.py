@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.mirror import ChildRows, mirror_upsert
+from common.users import user_display_name
 from consents.models import (
     ConnectionAccount,
     FollowUp,
@@ -253,7 +254,7 @@ def _refreshed(follow_up: FollowUp, current: FollowUp) -> FollowUp:
 def _person(user: AbstractBaseUser | None) -> str:
     if user is None:
         return "nobody"
-    return user.get_full_name() or user.get_username()
+    return user_display_name(user)
 
 
 def utility_connection_upsert(

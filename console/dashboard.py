@@ -7,22 +7,22 @@ view that model.
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from urllib.parse import urlencode
 
 from django.contrib.admin import AdminSite
 from django.db.models import Model
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
+from common.admin import admin_change_url, admin_changelist_url
 from common.charts import PALETTE, Bar, Segment, bar_chart
 from consents.admin_filters import expiring_soon_q
 from consents.models import FollowUp, HostedConsent
 from console import selectors
+from console.admin_filters import without_valid_consent_q
 from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS
 from events.models import Delivery, WebhookEndpoint
-from meters.admin_filters import stale_meters_q, without_valid_consent_q
+from meters.admin_filters import stale_meters_q
 from meters.models import IntervalReading, Meter
 from meters.selectors import STALE_AFTER
 
@@ -148,19 +148,10 @@ class _Links:
         self.site = site
 
     def changelist(self, model: type[Model], **params) -> str:
-        opts = model._meta
-        url = reverse(
-            f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.site.name
-        )
-        return f"{url}?{urlencode(params)}" if params else url
+        return admin_changelist_url(model, site_name=self.site.name, **params)
 
     def change(self, obj: Model) -> str:
-        opts = obj._meta
-        return reverse(
-            f"admin:{opts.app_label}_{opts.model_name}_change",
-            args=[obj.pk],
-            current_app=self.site.name,
-        )
+        return admin_change_url(obj, site_name=self.site.name)
 
     def figure(self, model: type[Model], value, *, tone: str = "", **params) -> Figure:
         count = value.value if isinstance(value, selectors.CappedCount) else value

@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from common.admin import LargeTableAdmin, ReadOnlyInline
+from common.admin import LargeTableAdmin, ReadOnlyAdmin, ReadOnlyInline
 from common.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
 from events.admin_filters import ReceivedFilter
 from events.admin_retry import retry_failed_view
@@ -136,7 +136,7 @@ def _no_endpoint_link(field):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ExportPermissionMixin, LargeTableAdmin):
+class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
     list_display = [
         "received_at",
         "source",
@@ -193,15 +193,6 @@ class DeliveryAdmin(ExportPermissionMixin, LargeTableAdmin):
         ),
         ("Body", {"fields": ["pretty_payload", "unparsed_body"]}),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import models
-from django.urls import reverse
 
+from common.admin import admin_change_url
 from events.models import Delivery, Source
 from events.sources.base import WebhookSource
 from events.sources.nectar import NectarSource
@@ -46,9 +46,7 @@ class Outcome:
     def link(self, obj: models.Model, label: str | None = None) -> None:
         """Name an object the delivery changed: linked from the delivery and its e-mails, and
         findable by its ids, meter number and e-mail address in the delivery search."""
-        meta = obj._meta
-        path = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
-        entry = (label or f"{meta.verbose_name.capitalize()} {obj}", path)
+        entry = (label or f"{obj._meta.verbose_name.capitalize()} {obj}", admin_change_url(obj))
         if entry not in self.links:
             self.links.append(entry)
         for attribute in ("external_id", "meter_number", "email"):

@@ -31,3 +31,15 @@ def deliveries_matching(
     if source:
         deliveries = deliveries.filter(source=source)
     return deliveries
+
+
+def deliveries_about(*, subjects: Iterable[str], limit: int) -> list[Delivery]:
+    """The latest deliveries that name any of these subjects (ids, meter numbers, e-mail
+    addresses: events/subjects.py), newest first, without their payloads: one lookup in the
+    GIN index of Delivery.subjects."""
+    keys = [key for key in subjects if key]
+    return list(
+        Delivery.objects.filter(subjects__overlap=keys)
+        .only("id", "received_at", "source", "event_type", "status", "external_id", "summary")
+        .order_by("-received_at", "-id")[:limit]
+    )

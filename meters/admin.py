@@ -1,6 +1,8 @@
+"""Admin of the mirror's large and simple lists: readings, platform users, key rotations, bills.
+The customer and meter pages, which join other apps, are the console's (console/admin/)."""
+
 from django.contrib import admin
 from django.db.models import Q
-from django.utils.html import format_html
 
 from common.admin import LargeTableAdmin, MirrorAdmin, ReadOnlyInline
 from common.exports import (
@@ -11,40 +13,15 @@ from common.exports import (
     export_actions,
     iso,
 )
-from meters.admin_filters import ConsentValidityFilter, DataFreshnessFilter
-from meters.admin_pages import customer_page, meter_page
 from meters.models import (
     ApiKeyRotation,
     BillLineItem,
     BillMeterUsage,
-    Customer,
     IntervalReading,
     Meter,
     PlatformUser,
     UtilityBill,
 )
-from meters.selectors import meter_freshness
-
-CUSTOMER_COLUMNS = [
-    Column("openvolt_id", lambda c: c.external_id),
-    Column("name", lambda c: c.name),
-    Column("email", lambda c: c.email),
-    Column("address", lambda c: c.address),
-    Column("account", lambda c: c.account_id),
-    Column("created_on_platform", lambda c: iso(c.created_on_platform)),
-]
-
-METER_COLUMNS = [
-    Column("openvolt_id", lambda m: m.external_id),
-    Column("meter_number", lambda m: m.meter_number),
-    Column("customer", lambda m: m.customer.name if m.customer else ""),
-    Column("customer_email", lambda m: m.customer.email if m.customer else ""),
-    Column("valid", lambda m: m.valid),
-    Column("status", lambda m: m.status),
-    Column("data_source", lambda m: m.data_source),
-    Column("update_frequency", lambda m: m.update_frequency),
-    Column("latest_reading_start", lambda m: iso(m.latest_reading_start)),
-]
 
 # Read as plain database values, not instances: readings run to millions of rows.
 READING_COLUMNS = [
@@ -53,111 +30,6 @@ READING_COLUMNS = [
     FieldColumn("start", IsoText("start")),
     FieldColumn("consumption_kwh", "consumption_kwh"),
 ]
-
-
-@admin.register(Customer)
-class CustomerAdmin(ExportPermissionMixin, MirrorAdmin):
-    list_display = ["name", "email", "external_id", "created_on_platform"]
-    search_fields = ["=external_id", "name", "email"]
-    search_help_text = "Name or e-mail (contains), or the exact Openvolt id."
-    actions = [*export_actions(CUSTOMER_COLUMNS)]
-    # The page: contact details, then its meters, consents, follow-ups and bills
-    # (meters/admin_pages.py), then the record as Openvolt sent it.
-    change_form_template = "admin/meters/customer/change_form.html"
-    readonly_fields = ["mirrored_at"]
-    fieldsets = [
-        (
-            "Openvolt record",
-            {
-                "classes": ["collapse"],
-                "fields": [
-                    "external_id",
-                    "account_id",
-                    "name",
-                    "email",
-                    "address",
-                    "logo_url",
-                    "created_on_platform",
-                    "platform_updated_at",
-                    "mirrored_at",
-                    "raw",
-                ],
-            },
-        ),
-    ]
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context.update(customer_page(request, obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-@admin.register(Meter)
-class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
-    list_display = [
-        "meter_number",
-        "customer",
-        "valid",
-        "status",
-        "data_source",
-        "update_frequency",
-        "latest_reading_start",
-    ]
-    list_filter = [
-        DataFreshnessFilter,
-        ConsentValidityFilter,
-        "valid",
-        "status",
-        "data_source",
-        "update_frequency",
-    ]
-    list_select_related = ["customer"]
-    search_fields = ["^meter_number", "=external_id", "customer__email"]
-    search_help_text = "Meter number (starts with), exact Openvolt id, or customer e-mail."
-    actions = [*export_actions(METER_COLUMNS)]
-    # The page: a summary, daily consumption, consents and deliveries (meters/admin_pages.py),
-    # then the record as Openvolt sent it.
-    change_form_template = "admin/meters/meter/change_form.html"
-    readonly_fields = ["latest_reading_start", "data_freshness", "mirrored_at"]
-    fieldsets = [
-        (
-            "Openvolt record",
-            {
-                "classes": ["collapse"],
-                "fields": [
-                    "meter_number",
-                    "external_id",
-                    # The customer is in the summary above, linked only for those who may
-                    # open it (a read-only foreign key here would link for everyone).
-                    "account_id",
-                    "status",
-                    "valid",
-                    "validity_state",
-                    "enabled",
-                    "data_source",
-                    "update_frequency",
-                    "latest_reading_start",
-                    "data_freshness",
-                    "created_on_platform",
-                    "platform_updated_at",
-                    "mirrored_at",
-                    "raw",
-                ],
-            },
-        ),
-    ]
-
-    @admin.display(description="data")
-    def data_freshness(self, meter):
-        freshness = meter_freshness(meter=meter)
-        return format_html(
-            '<span class="sb-badge sb-{}">{}</span>', freshness.level, freshness.text
-        )
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context.update(meter_page(request, obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(IntervalReading)

@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from common.moments import day_bounds
 from consents.models import FollowUp, HostedConsent
 from console.selectors import endpoints_silent, silence_allowed
-from common.moments import day_bounds
 from events.daily_counts import (
     delivery_daily_counts_recount,
     delivery_daily_counts_refresh,
@@ -25,7 +25,7 @@ from events.daily_counts import (
 from events.models import Delivery, DeliveryDailyCount
 from events.services import endpoint_create
 from meters.models import Customer, IntervalReading, Meter, ReadingsReceivedDaily
-from meters.services import (
+from meters.readings import (
     readings_received_count,
     readings_received_daily_rebuild,
     readings_upsert,

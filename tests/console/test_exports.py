@@ -14,8 +14,8 @@ from django.db import close_old_connections
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
 from common import exports
+from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, INTEGRATION_ADMIN
 from events.models import Delivery

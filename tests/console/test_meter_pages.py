@@ -11,14 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from console.pages.meters import LATEST_DELIVERIES, consumption_chart
 
 from consents.models import HostedConsent
 from consents.services import follow_up_open_for_revocation, follow_up_resolve
 from events.models import Delivery
-from meters.admin_pages import LATEST_DELIVERIES, consumption_chart
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
-from meters.selectors import meter_daily_consumption, meter_freshness
 from meters.readings import readings_upsert
+from meters.selectors import meter_daily_consumption, meter_freshness
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()

@@ -3,8 +3,8 @@
 import pytest
 
 from consents.models import UtilityConnection
-from events.models import Delivery
 from events.dispatch import event_types_of
+from events.models import Delivery
 from meters.models import UtilityBill
 from tests.nectar.support import ALL_TYPES, FIXTURES, event_like, load
 

@@ -137,8 +137,8 @@ def _reset(meter) -> None:
 def _upsert(upsert: Callable, meter, rows, backend: int, reset: bool = False) -> Sample:
     from django.db import transaction
 
-    from meters.models import IntervalReading, Meter
     from common.locks import advisory_locks_take
+    from meters.models import IntervalReading, Meter
 
     if reset:
         _reset(meter)

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from common.admin import ReadOnlyAdmin
 from console.models import ExportLog
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(ReadOnlyAdmin):
     """The record of who exported what: read, never written, by people."""
 
     list_display = [
@@ -32,12 +33,3 @@ class ExportLogAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

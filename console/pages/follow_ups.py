@@ -9,6 +9,7 @@ from django.urls import reverse
 from consents.forms import FollowUpWorkForm
 from consents.models import FollowUp
 from consents.selectors import follow_up_history
+from console.pages.links import change_url_if
 from meters.models import Meter
 from meters.selectors import Freshness, meter_freshness, meters_by_number
 
@@ -39,7 +40,7 @@ def follow_up_page(request, follow_up: FollowUp, can_change: bool) -> dict[str, 
         AffectedMeter(
             number=number,
             meter=mirrored.get(number),
-            url=_change_url(mirrored.get(number), can_view_meters),
+            url=change_url_if(mirrored.get(number), allowed=can_view_meters),
             freshness=meter_freshness(meter=mirrored[number]) if number in mirrored else None,
         )
         for number in follow_up.meter_numbers
@@ -47,9 +48,9 @@ def follow_up_page(request, follow_up: FollowUp, can_change: bool) -> dict[str, 
     return {
         "follow_up": follow_up,
         "consent": consent,
-        "consent_url": _change_url(consent, user.has_perm("consents.view_hostedconsent")),
+        "consent_url": change_url_if(consent, allowed=user.has_perm("consents.view_hostedconsent")),
         "customer": customer,
-        "customer_url": _change_url(customer, user.has_perm("meters.view_customer")),
+        "customer_url": change_url_if(customer, allowed=user.has_perm("meters.view_customer")),
         "affected_meters": affected,
         "history": list(follow_up_history(follow_up=follow_up)),
         "can_work": can_change,
@@ -73,11 +74,3 @@ def _work_buttons(follow_up: FollowUp, user) -> list[WorkButton]:
         for status in follow_up.NEXT_STATUSES[follow_up.status]
     ]
     return buttons
-
-
-def _change_url(obj, allowed: bool) -> str:
-    """The admin page of obj, when there is one and the user may see it."""
-    if obj is None or not allowed:
-        return ""
-    meta = obj._meta
-    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
