@@ -17,7 +17,7 @@ help:
 	@echo "make test     run the test suite"
 	@echo "make bench    measure the intake and a 13-month backfill against baselines"
 	@echo "make bench-console   measure exports and admin pages on a seeded database"
-	@echo "make lint     ruff check and format check"
+	@echo "make lint     ruff, the import layers, file sizes"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
 
 check-python:
@@ -65,9 +65,17 @@ bench-console: $(VENV)/.dev
 	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.exports
 	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.pages
 
+# Style, the layers (pyproject.toml, [tool.importlinter]) and small files: a module over
+# MAX_LINES lines (migrations and tests aside) holds more than one idea.
+MAX_LINES := 400
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	@long=$$(find . -name '*.py' -not -path './.venv/*' -not -path './.data/*' \
+		-not -path '*/migrations/*' -not -path './tests/*' -exec wc -l {} + \
+		| awk '$$2 != "total" && $$1 > $(MAX_LINES)'); \
+	if [ -n "$$long" ]; then echo "Over $(MAX_LINES) lines; split by idea:"; echo "$$long"; exit 1; fi
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from console.dashboard import dashboard_build
+from console.dashboard.build import dashboard_build
 
 
 class SwitchboardAdminSite(admin.AdminSite):

@@ -87,7 +87,7 @@ class ReceiptInline(LatestRowsInline):
 
 class AttemptInline(LatestRowsInline):
     model = DeliveryAttempt
-    fields = readonly_fields = ["started_at", "finished_at", "outcome", "error"]
+    fields = readonly_fields = ["started_at", "finished_at", "result", "error"]
     verbose_name_plural = "processing attempts"
     newest_first = ("-started_at", "-id")
 

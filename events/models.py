@@ -177,23 +177,22 @@ class DeliveryReceipt(models.Model):
 class DeliveryAttempt(models.Model):
     """One run of a delivery through its handler."""
 
-    class Outcome(models.TextChoices):
+    class Result(models.TextChoices):
         RUNNING = "running", "Running"
         PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    result = models.CharField(max_length=20, choices=Result, default=Result.RUNNING)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["started_at", "id"]
 
     def __str__(self):
-        return f"{self.get_outcome_display()} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_result_display()} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
 class EmailSubscriptionQuerySet(models.QuerySet):

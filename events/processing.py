@@ -50,8 +50,8 @@ def delivery_process(*, delivery_id: int) -> None:
             return
         if delivery.status == Delivery.Status.PROCESSING:
             # The previous run's worker died mid-run; its attempt never finished.
-            delivery.attempts.filter(outcome=DeliveryAttempt.Outcome.RUNNING).update(
-                outcome=DeliveryAttempt.Outcome.FAILED,
+            delivery.attempts.filter(result=DeliveryAttempt.Result.RUNNING).update(
+                result=DeliveryAttempt.Result.FAILED,
                 error="The worker stopped during this attempt (killed or restarted).",
                 finished_at=timezone.now(),
             )
@@ -86,7 +86,7 @@ def delivery_process(*, delivery_id: int) -> None:
                     "consecutive_failures",
                 ]
             )
-            _finish(attempt, DeliveryAttempt.Outcome.PROCESSED, "\n".join(outcome.warnings))
+            _finish(attempt, DeliveryAttempt.Result.PROCESSED, "\n".join(outcome.warnings))
             queue_notifications_if_subscribed(delivery)
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
@@ -117,7 +117,7 @@ def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Excepti
                 "next_attempt_at",
             ]
         )
-        _finish(attempt, DeliveryAttempt.Outcome.FAILED, delivery.error)
+        _finish(attempt, DeliveryAttempt.Result.FAILED, delivery.error)
 
 
 def retry_delay(seconds: int) -> timedelta:
@@ -126,11 +126,11 @@ def retry_delay(seconds: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
 
-def _finish(attempt: DeliveryAttempt, outcome: str, error: str = "") -> None:
-    attempt.outcome = outcome
+def _finish(attempt: DeliveryAttempt, result: str, error: str = "") -> None:
+    attempt.result = result
     attempt.error = error
     attempt.finished_at = timezone.now()
-    attempt.save(update_fields=["outcome", "error", "finished_at"])
+    attempt.save(update_fields=["result", "error", "finished_at"])
 
 
 def deliveries_reprocess(*, deliveries) -> tuple[int, int]:

@@ -4,20 +4,15 @@ The REST objects (`GET /meters`, `GET /customers`) carry MongoDB's `_id`; the ob
 hosted consent and the event payloads carry `id`, as in Openvolt's "Event Types" page.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from events.sources.openvolt_api import openvolt_timestamp
 from sandbox import catalogue
 from sandbox.catalogue import Customer, HostedConsent, Meter
 from sandbox.consumption import consumption_kwh, half_hour_starts
 
 HALF_HOUR_SECONDS = 30 * 60
-
-
-def iso(moment: datetime) -> str:
-    """Openvolt's timestamps: UTC, milliseconds, `Z`."""
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def customer_json(customer: Customer, *, id_key: str = "_id") -> dict[str, Any]:
@@ -28,7 +23,7 @@ def customer_json(customer: Customer, *, id_key: str = "_id") -> dict[str, Any]:
         "email": customer.email,
         "address": customer.address,
         "logo_url": customer.logo_url,
-        "created_at": iso(customer.created_at),
+        "created_at": openvolt_timestamp(customer.created_at),
     }
 
 
@@ -45,8 +40,8 @@ def meter_json(meter: Meter) -> dict[str, Any]:
         "update_frequency": meter.update_frequency,
         "valid": meter.valid,
         "validity_state": _validity_json(meter),
-        "created_at": iso(meter.created_at),
-        "updated_at": iso(meter.updated_at),
+        "created_at": openvolt_timestamp(meter.created_at),
+        "updated_at": openvolt_timestamp(meter.updated_at),
     }
 
 
@@ -60,7 +55,7 @@ def meter_event_json(meter: Meter) -> dict[str, Any]:
         "enabled": meter.enabled,
         "update_frequency": meter.update_frequency,
         "data_source": meter.data_source,
-        "created_at": iso(meter.created_at),
+        "created_at": openvolt_timestamp(meter.created_at),
         "validity_state": _validity_json(meter),
         "valid": meter.valid,
         "status": meter.status,
@@ -84,18 +79,18 @@ def hosted_consent_json(consent: HostedConsent, *, now: datetime) -> dict[str, A
         "id": consent.id,
         "account": {"id": account.id, "name": account.name, "logo": account.logo},
         "customer": customer_json(catalogue.customer(consent.customer_id), id_key="id"),
-        "expiry": iso(consent.expiry(now)),
+        "expiry": openvolt_timestamp(consent.expiry(now)),
         "redirect_url": "https://brightwater-energy.example/consent/complete",
         "flow_type": consent.flow_type,
         "consent_method": consent.consent_method,
         "consentee_email_verified": consent.consentee_email_verified,
         "meter_numbers": list(consent.meter_numbers),
         "token": consent.token,
-        "created_at": iso(consent.created_at),
-        "consented_at": iso(consent.consented_at),
+        "created_at": openvolt_timestamp(consent.created_at),
+        "consented_at": openvolt_timestamp(consent.consented_at),
         "hosted_consent_version": "0",
-        "updated_at": iso(consent.updated_at),
-        "revoked_at": iso(consent.revoked_at) if consent.revoked_at else None,
+        "updated_at": openvolt_timestamp(consent.updated_at),
+        "revoked_at": openvolt_timestamp(consent.revoked_at) if consent.revoked_at else None,
         "hosted_consent_link": f"https://consent.openvolt.com/{consent.id}?t={consent.token}",
         "valid": consent.valid(now),
     }
@@ -107,7 +102,7 @@ def interval_data_json(
     """`GET /interval-data?granularity=hh`: half-hours that are over and that Openvolt holds."""
     rows = [
         {
-            "start_interval": iso(moment),
+            "start_interval": openvolt_timestamp(moment),
             "meter_id": meter.id,
             "meter_number": meter.meter_number,
             "customer_id": meter.customer_id,
@@ -118,8 +113,8 @@ def interval_data_json(
         if (now - moment).total_seconds() >= HALF_HOUR_SECONDS and meter.has_data_for(moment)
     ]
     return {
-        "startInterval": iso(start),
-        "endInterval": iso(end),
+        "startInterval": openvolt_timestamp(start),
+        "endInterval": openvolt_timestamp(end),
         "granularity": "hh",
         "data": rows,
     }

@@ -103,8 +103,8 @@ class OpenvoltClient:
                 "/interval-data",
                 params={
                     "meter_id": meter_id,
-                    "start_date": _iso(chunk_start),
-                    "end_date": _iso(chunk_end),
+                    "start_date": openvolt_timestamp(chunk_start),
+                    "end_date": openvolt_timestamp(chunk_end),
                     "granularity": "hh",
                 },
             )
@@ -181,9 +181,11 @@ class OpenvoltClient:
         raise OpenvoltError(f"{method} {path}: Openvolt answered {status}.")
 
 
-def _iso(moment: datetime) -> str:
-    # The Z says UTC: convert first, or a moment given in another zone shifts the range.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def openvolt_timestamp(moment: datetime) -> str:
+    """A moment as Openvolt writes one: UTC, milliseconds, `Z`."""
+    # Converted first: the Z says UTC, and a moment given in another zone would shift.
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from events.sources.openvolt_api import openvolt_timestamp
 from sandbox import catalogue
-from sandbox.representations import customer_json, hosted_consent_json, iso, meter_event_json
+from sandbox.representations import customer_json, hosted_consent_json, meter_event_json
 
 # What the sandbox's deliveries carry as subscription_id, unless the endpoint is bound to one.
 SANDBOX_SUBSCRIPTION_ID = "5f0c6d1e-8a4b-4c2d-9e7f-3b1a2c4d5e6f"
@@ -24,7 +25,7 @@ def envelope(
     return {
         "subscription_id": subscription_id,
         "event_id": event_type,
-        "event_timestamp": iso(now),
+        "event_timestamp": openvolt_timestamp(now),
         "delivery_id": delivery_id,
         "payload": payload,
     }
@@ -35,7 +36,11 @@ def meter_data_received(now: datetime) -> list[dict[str, str]]:
     end = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=DAYS_OF_NEW_DATA)
     return [
-        {"meter_id": meter.id, "start_interval": iso(start), "end_interval": iso(end)}
+        {
+            "meter_id": meter.id,
+            "start_interval": openvolt_timestamp(start),
+            "end_interval": openvolt_timestamp(end),
+        }
         for meter in METERS_WITH_NEW_DATA
     ]
 
@@ -52,7 +57,7 @@ def user_created(now: datetime) -> dict[str, Any]:
         "account": catalogue.ACCOUNT.id,
         "name": user.name,
         "email": user.email,
-        "created_at": iso(user.created_at),
+        "created_at": openvolt_timestamp(user.created_at),
     }
 
 
@@ -68,7 +73,7 @@ def api_keys_rotated(now: datetime) -> dict[str, Any]:
         "email": account.email,
         "live_api_key": _fake_api_key(),
         "readonly": False,
-        "created_at": iso(account.created_at),
+        "created_at": openvolt_timestamp(account.created_at),
         "logo": account.logo,
     }
 

@@ -121,7 +121,7 @@ def test_delivery_figures_count_the_right_deliveries_and_link_to_exactly_them(
     assert failures.figure.tone == "alarm"
     assert received.figure.tone == ""
     rows = {
-        row.outcome.status: (row.last_day.text, row.last_week.text) for row in dashboard.outcomes
+        row.shown.status: (row.last_day.text, row.last_week.text) for row in dashboard.status_rows
     }
     assert rows == {
         "processed": ("2", "3"),
@@ -136,7 +136,7 @@ def test_delivery_figures_count_the_right_deliveries_and_link_to_exactly_them(
     assert [figure.text for figure in dead_and_failed.values()] == ["2", "2"]
 
     figures = [received.figure, received.second, failures.figure, failures.second]
-    figures += [figure for row in dashboard.outcomes for figure in (row.last_day, row.last_week)]
+    figures += [figure for row in dashboard.status_rows for figure in (row.last_day, row.last_week)]
     figures += dead_and_failed.values()
     for figure in figures:
         assert listed(admin_client, figure.link) == int(figure.text), figure
@@ -296,7 +296,7 @@ def test_parts_are_hidden_from_those_who_may_not_view_their_model(client, mirror
 
     assert [c.title for c in dashboard.cards] == ["Open follow-ups"]
     assert [p.title for p in dashboard.attention] == ["Follow-ups waiting longest"]
-    assert dashboard.outcomes == [] and dashboard.charts == []
+    assert dashboard.status_rows == [] and dashboard.charts == []
     for hidden in ["events_delivery", "meters_meter", "consents_hostedconsent"]:
         model_path = hidden.replace("_", "/", 1)
         assert f"/admin/{model_path}/" not in page

@@ -368,7 +368,7 @@ def test_a_delivery_retried_ten_thousand_times_shows_its_latest_fifty(admin_clie
         DeliveryAttempt(
             delivery=delivery,
             started_at=start + timedelta(minutes=n),
-            outcome="failed",
+            result="failed",
             error=f"attempt number {n}",
         )
         for n in range(10_000)
@@ -402,7 +402,7 @@ def test_a_delivery_retried_ten_thousand_times_shows_its_latest_fifty(admin_clie
 
 def test_a_delivery_with_few_attempts_shows_them_all_without_a_note(admin_client, make_delivery):
     delivery = make_delivery("once", Status.PROCESSED)
-    DeliveryAttempt.objects.create(delivery=delivery, outcome="processed")
+    DeliveryAttempt.objects.create(delivery=delivery, result="processed")
 
     response = admin_client.get(reverse("admin:events_delivery_change", args=[delivery.pk]))
 

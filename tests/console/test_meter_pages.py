@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from console.pages.meters import LATEST_DELIVERIES, consumption_chart
 
 from consents.models import HostedConsent
 from consents.services import follow_up_open_for_revocation, follow_up_resolve
+from console.pages.meters import LATEST_DELIVERIES, consumption_chart
 from events.models import Delivery
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
 from meters.readings import readings_upsert

@@ -35,4 +35,3 @@ def test_known_event_types_are_those_of_every_source_together():
 def test_an_event_type_of_another_source_has_no_handler_there():
     assert handler_for(source=Source.NECTAR, event_type="meter_data.received") is None
     assert handler_for(source=Source.OPENVOLT, event_type="unknown.type") is None
-

@@ -20,7 +20,7 @@ from events.processing import deliveries_reprocess, delivery_process, retry_dela
 pytestmark = pytest.mark.django_db
 
 Status = Delivery.Status
-AttemptOutcome = DeliveryAttempt.Outcome
+AttemptResult = DeliveryAttempt.Result
 
 # Event types no production handler will ever claim.
 HANDLED = "test.handled"
@@ -182,7 +182,7 @@ def test_successful_handler_marks_delivery_processed(make_delivery, handle, retu
     assert (delivery.error, delivery.error_traceback) == ("", "")
     assert delivery.next_attempt_at is None
     attempt = delivery.attempts.get()
-    assert attempt.outcome == AttemptOutcome.PROCESSED
+    assert attempt.result == AttemptResult.PROCESSED
     assert attempt.started_at <= attempt.finished_at <= timezone.now()
     assert not jobs_for(delivery).exists()
 
@@ -228,7 +228,7 @@ def test_failing_handler_marks_delivery_failed_and_schedules_a_retry(
     assert_retry_scheduled(delivery, retry_delays[0], since=before, until=timezone.now())
     assert jobs_for(delivery).count() == 1
     attempt = delivery.attempts.get()
-    assert attempt.outcome == AttemptOutcome.FAILED
+    assert attempt.result == AttemptResult.FAILED
     assert attempt.error == "ValueError: meter 42 has no customer"
     assert attempt.finished_at is not None
 
@@ -263,7 +263,7 @@ def test_failing_handler_writes_are_rolled_back_but_failure_is_kept(make_deliver
     assert delivery.status == Status.FAILED
     assert delivery.error
     assert delivery.consecutive_failures == 1
-    assert delivery.attempts.get().outcome == AttemptOutcome.FAILED
+    assert delivery.attempts.get().result == AttemptResult.FAILED
     assert jobs_for(delivery).count() == 1
 
 
@@ -287,7 +287,7 @@ def test_delivery_is_dead_after_its_retries_are_used_up(make_delivery, handle, s
     assert delivery.next_attempt_at is None
     assert delivery.error == "RuntimeError: boom"
     assert jobs_for(delivery).count() == len(delays)  # no job after the last failure
-    assert list(delivery.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.FAILED] * (
+    assert list(delivery.attempts.values_list("result", flat=True)) == [AttemptResult.FAILED] * (
         len(delays) + 1
     )
 
@@ -310,10 +310,10 @@ def test_success_after_failure_resets_the_retry_schedule(make_delivery, handle, 
     assert (delivery.error, delivery.error_traceback) == ("", "")
     assert delivery.warnings == ["partly skipped"]
     assert delivery.attempt_count == 3
-    assert list(delivery.attempts.values_list("outcome", flat=True)) == [
-        AttemptOutcome.FAILED,
-        AttemptOutcome.FAILED,
-        AttemptOutcome.PROCESSED,
+    assert list(delivery.attempts.values_list("result", flat=True)) == [
+        AttemptResult.FAILED,
+        AttemptResult.FAILED,
+        AttemptResult.PROCESSED,
     ]
 
     # The next failure starts the schedule over, from the first delay.
@@ -346,7 +346,7 @@ def test_runnable_delivery_is_run(make_delivery, handle, status):
     assert handler.calls == [delivery.pk]
     assert delivery.status == Status.PROCESSED
     assert delivery.attempt_count == 2
-    assert delivery.attempts.get().outcome == AttemptOutcome.PROCESSED
+    assert delivery.attempts.get().result == AttemptResult.PROCESSED
 
 
 @pytest.mark.parametrize("status", [Status.PROCESSED, Status.IGNORED, Status.DEAD, Status.REJECTED])

@@ -82,7 +82,7 @@ def test_worker_runs_delivery_through_its_handler(api_client, openvolt_endpoint,
     assert delivery.status == Delivery.Status.PROCESSED
     assert delivery.warnings == ["no meters yet"]
     assert delivery.summary == "Customer seen"
-    assert delivery.attempts.get().outcome == DeliveryAttempt.Outcome.PROCESSED
+    assert delivery.attempts.get().result == DeliveryAttempt.Result.PROCESSED
     assert job_statuses(delivery) == ["succeeded"]
 
 

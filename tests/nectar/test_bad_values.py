@@ -101,9 +101,9 @@ def test_bad_value_fails_naming_the_field_then_ends_dead(
     assert delivery.status == Status.DEAD
     assert named in delivery.error
     assert delivery.next_attempt_at is None
-    assert list(delivery.attempts.values_list("outcome", flat=True)) == [
-        DeliveryAttempt.Outcome.FAILED,
-        DeliveryAttempt.Outcome.FAILED,
+    assert list(delivery.attempts.values_list("result", flat=True)) == [
+        DeliveryAttempt.Result.FAILED,
+        DeliveryAttempt.Result.FAILED,
     ]
     assert mirrored_count() == 0
 

@@ -111,7 +111,7 @@ def test_second_delivery_of_a_meter_waits_for_the_first(
     for delivery in (first, second):
         delivery.refresh_from_db()
         assert delivery.status == Delivery.Status.PROCESSED, delivery.error
-        assert delivery.attempts.get().outcome == "processed"
+        assert delivery.attempts.get().result == "processed"
     readings = stored(METER_A)
     assert list(readings) == half_hours("2024-04-27T00:00:00Z", "2024-04-27T18:00:00Z")
     assert all(

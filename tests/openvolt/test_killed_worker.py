@@ -155,10 +155,10 @@ def test_job_of_a_killed_worker_is_recovered_and_processed(
     delivery.refresh_from_db()
     assert delivery.attempt_count == 2
     interrupted, finished = delivery.attempts.order_by("started_at")
-    assert interrupted.outcome == DeliveryAttempt.Outcome.FAILED
+    assert interrupted.result == DeliveryAttempt.Result.FAILED
     assert interrupted.error == "The worker stopped during this attempt (killed or restarted)."
     assert interrupted.finished_at is not None
-    assert finished.outcome == DeliveryAttempt.Outcome.PROCESSED
+    assert finished.result == DeliveryAttempt.Result.PROCESSED
     assert IntervalReading.objects.filter(meter__external_id=METER_A).count() == 24
     assert job_of(delivery).status == "succeeded"
     assert len(openvolt_api.requests_to("/interval-data")) == 2

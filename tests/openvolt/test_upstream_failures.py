@@ -79,7 +79,7 @@ def test_server_error_fails_the_delivery_until_the_api_recovers(
     assert delivery.status == Delivery.Status.FAILED
     assert delivery.error == f"OpenvoltError: {method} {path}: Openvolt answered 500."
     assert "Openvolt answered 500" in delivery.error_traceback
-    assert delivery.attempts.get().outcome == DeliveryAttempt.Outcome.FAILED
+    assert delivery.attempts.get().result == DeliveryAttempt.Result.FAILED
     # A POST is never repeated after a 5xx: Openvolt may have created the meter all the same.
     assert len(openvolt_api.requests_to(path, method)) == (ATTEMPTS if method == "GET" else 1)
     # Nothing half-done: what was written before the failing call is rolled back.
@@ -95,7 +95,7 @@ def test_server_error_fails_the_delivery_until_the_api_recovers(
     assert delivery.status == Delivery.Status.PROCESSED, delivery.error
     assert (delivery.error, delivery.consecutive_failures) == ("", 0)
     assert mirrored()
-    assert list(delivery.attempts.values_list("outcome", flat=True)) == ["failed", "processed"]
+    assert list(delivery.attempts.values_list("result", flat=True)) == ["failed", "processed"]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])

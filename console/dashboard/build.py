@@ -5,119 +5,42 @@ conditions: the filters' own), and a part about a model is left out for people w
 view that model.
 """
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.contrib.admin import AdminSite
 from django.db.models import Model
 from django.utils import timezone
-from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
-from common.admin import admin_change_url, admin_changelist_url
-from common.charts import PALETTE, Bar, Segment, bar_chart
 from consents.admin_filters import expiring_soon_q
 from consents.models import FollowUp, HostedConsent
 from console import selectors
 from console.admin_filters import without_valid_consent_q
+from console.dashboard.charts import CHART_DAYS, deliveries_chart, readings_chart
+from console.dashboard.parts import (
+    STATUSES_SHOWN,
+    Card,
+    Dashboard,
+    Item,
+    Links,
+    Panel,
+    StatusRow,
+)
 from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS
 from events.models import Delivery, WebhookEndpoint
 from meters.admin_filters import stale_meters_q
 from meters.models import IntervalReading, Meter
 from meters.selectors import STALE_AFTER
 
-CHART_DAYS = 30
 LIST_LENGTH = 5
 FAILURES = (Delivery.Status.FAILED, Delivery.Status.DEAD)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str
-    label: str
-    meaning: str
-
-
-# In the order of the table and of the chart's stacks, bottom up: the problems on top.
-OUTCOMES = [
-    Outcome(Delivery.Status.PROCESSED, "Processed", "Done: the mirror is up to date."),
-    Outcome(Delivery.Status.IGNORED, "Ignored", "Event types Switchboard does not act on."),
-    Outcome(Delivery.Status.REJECTED, "Rejected", "Invalid requests, kept for the record."),
-    Outcome(Delivery.Status.PENDING, "Waiting", "Stored, waiting for the background worker."),
-    Outcome(Delivery.Status.PROCESSING, "In progress", "Being processed right now."),
-    Outcome(Delivery.Status.FAILED, "Failed, retrying", "Will be tried again automatically."),
-    Outcome(Delivery.Status.DEAD, "Failed for good", "Retries used up: a person must look."),
-]
-
-
-@dataclass(frozen=True)
-class Figure:
-    text: str
-    link: str
-    # "alarm" (something broke), "warn" (someone should act) or "": a non-zero value only.
-    tone: str = ""
-
-
-@dataclass(frozen=True)
-class Card:
-    title: str
-    figure: Figure
-    explanation: str
-    second: Figure | None = None
-    second_label: str = ""
-
-
-@dataclass(frozen=True)
-class OutcomeRow:
-    outcome: Outcome
-    last_day: Figure
-    last_week: Figure
-
-
-@dataclass(frozen=True)
-class Item:
-    """One line of a "needs attention" list."""
-
-    text: str
-    link: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    svg: SafeString
-    legend: list[tuple[str, str]]
-    note: str
-
-
-@dataclass(frozen=True)
-class Panel:
-    title: str
-    items: list[Item]
-    empty: str
-    note: str = ""
-    figures: list[tuple[str, Figure]] = field(default_factory=list)
-    more: Figure | None = None
-
-
-@dataclass
-class Dashboard:
-    cards: list[Card] = field(default_factory=list)
-    outcomes: list[OutcomeRow] = field(default_factory=list)
-    attention: list[Panel] = field(default_factory=list)
-    charts: list[Chart] = field(default_factory=list)
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.cards or self.outcomes or self.attention or self.charts)
 
 
 def dashboard_build(*, request, site: AdminSite) -> Dashboard:
     """The parts of the dashboard the user may see, each filled in."""
     now = timezone.now()
     today = timezone.localdate(now)
-    links = _Links(site)
+    links = Links(site)
     dashboard = Dashboard()
 
     if _can_view(request, site, Delivery):
@@ -135,7 +58,7 @@ def dashboard_build(*, request, site: AdminSite) -> Dashboard:
     if _can_view(request, site, HostedConsent):
         _add_expiring_consents(dashboard, links, now=now)
     if _can_view(request, site, IntervalReading):
-        dashboard.charts.append(_readings_chart(today=today))
+        dashboard.charts.append(readings_chart(today=today))
     return dashboard
 
 
@@ -143,32 +66,8 @@ def _can_view(request, site: AdminSite, model: type[Model]) -> bool:
     return site.is_registered(model) and site.get_model_admin(model).has_view_permission(request)
 
 
-class _Links:
-    def __init__(self, site: AdminSite):
-        self.site = site
-
-    def changelist(self, model: type[Model], **params) -> str:
-        return admin_changelist_url(model, site_name=self.site.name, **params)
-
-    def change(self, obj: Model) -> str:
-        return admin_change_url(obj, site_name=self.site.name)
-
-    def figure(self, model: type[Model], value, *, tone: str = "", **params) -> Figure:
-        count = value.value if isinstance(value, selectors.CappedCount) else value
-        text = str(value) if isinstance(value, selectors.CappedCount) else f"{value:,}"
-        return Figure(text, self.changelist(model, **params), tone=tone if count else "")
-
-    def deliveries(self, value: int, *, period: str, statuses=(), tone="") -> Figure:
-        params = {"received": period}
-        if len(statuses) == 1:
-            params["status__exact"] = statuses[0]
-        elif statuses:
-            params["status__in"] = ",".join(statuses)
-        return self.figure(Delivery, value, tone=tone, **params)
-
-
 def _add_deliveries(
-    dashboard: Dashboard, links: _Links, *, now, today: date, endpoint_ids: bool
+    dashboard: Dashboard, links: Links, *, now, today: date, endpoint_ids: bool
 ) -> None:
     last_day = selectors.deliveries_by_status_since(since=now - timedelta(hours=24))
     daily = selectors.delivery_daily_counts(first_day=today - timedelta(days=CHART_DAYS - 1))
@@ -207,23 +106,23 @@ def _add_deliveries(
             second_label="in 7 days",
         )
     )
-    dashboard.outcomes = [
-        OutcomeRow(
-            outcome,
+    dashboard.status_rows = [
+        StatusRow(
+            shown,
             links.deliveries(
-                last_day.get(outcome.status, 0),
+                last_day.get(shown.status, 0),
                 period=LAST_24_HOURS,
-                statuses=(outcome.status,),
-                tone=_tone(outcome.status),
+                statuses=(shown.status,),
+                tone=_tone(shown.status),
             ),
             links.deliveries(
-                last_week.get(outcome.status, 0),
+                last_week.get(shown.status, 0),
                 period=LAST_7_DAYS,
-                statuses=(outcome.status,),
-                tone=_tone(outcome.status),
+                statuses=(shown.status,),
+                tone=_tone(shown.status),
             ),
         )
-        for outcome in OUTCOMES
+        for shown in STATUSES_SHOWN
     ]
 
     dead = selectors.capped_count(Delivery.objects.filter(status=Delivery.Status.DEAD))
@@ -248,7 +147,7 @@ def _add_deliveries(
         )
     )
     dashboard.attention.append(_silent_endpoints_panel(links, now=now, endpoint_ids=endpoint_ids))
-    dashboard.charts.insert(0, _deliveries_chart(links, daily, today=today))
+    dashboard.charts.insert(0, deliveries_chart(links, daily, today=today))
 
 
 def _tone(status: str) -> str:
@@ -257,7 +156,7 @@ def _tone(status: str) -> str:
     return "warn" if status == Delivery.Status.FAILED else ""
 
 
-def _silent_endpoints_panel(links: _Links, *, now, endpoint_ids: bool) -> Panel:
+def _silent_endpoints_panel(links: Links, *, now, endpoint_ids: bool) -> Panel:
     """`endpoint_ids`: whether the user may see endpoints' ids, which for Openvolt are the
     credential; without, endpoints are named by description and linked by source."""
     items = [
@@ -288,7 +187,7 @@ def _silent_endpoints_panel(links: _Links, *, now, endpoint_ids: bool) -> Panel:
     )
 
 
-def _add_follow_ups(dashboard: Dashboard, links: _Links, *, now) -> None:
+def _add_follow_ups(dashboard: Dashboard, links: Links, *, now) -> None:
     open_ones = selectors.follow_ups_open()
     count = links.figure(
         FollowUp,
@@ -319,7 +218,7 @@ def _add_follow_ups(dashboard: Dashboard, links: _Links, *, now) -> None:
     )
 
 
-def _add_meters(dashboard: Dashboard, links: _Links, *, now) -> None:
+def _add_meters(dashboard: Dashboard, links: Links, *, now) -> None:
     stale = selectors.capped_count(Meter.objects.filter(stale_meters_q(now=now)))
     dashboard.cards.append(
         Card(
@@ -338,7 +237,7 @@ def _add_meters(dashboard: Dashboard, links: _Links, *, now) -> None:
     )
 
 
-def _add_expiring_consents(dashboard: Dashboard, links: _Links, *, now) -> None:
+def _add_expiring_consents(dashboard: Dashboard, links: Links, *, now) -> None:
     expiring = selectors.hosted_consents_matching(expiring_soon_q(now=now))
     count = links.figure(
         HostedConsent, selectors.capped_count(expiring), tone="warn", expiry="soon"
@@ -363,55 +262,6 @@ def _add_expiring_consents(dashboard: Dashboard, links: _Links, *, now) -> None:
             empty="No consent expires within 30 days.",
             more=count,
         )
-    )
-
-
-def _chart_days(today: date) -> list[date]:
-    return [today - timedelta(days=back) for back in range(CHART_DAYS - 1, -1, -1)]
-
-
-def _day_label(day: date) -> str:
-    return f"{day.day} {day:%b}"
-
-
-def _deliveries_chart(links: _Links, daily: dict[date, dict[str, int]], *, today: date) -> Chart:
-    bars = [
-        Bar(
-            _day_label(day),
-            [
-                Segment(
-                    outcome.status,
-                    daily.get(day, {}).get(outcome.status, 0),
-                    link=links.changelist(
-                        Delivery, received=day.isoformat(), status__exact=outcome.status
-                    ),
-                    label=outcome.label.lower(),
-                )
-                for outcome in OUTCOMES
-            ],
-        )
-        for day in _chart_days(today)
-    ]
-    return Chart(
-        "Deliveries per day, by outcome",
-        bar_chart(bars, title="Deliveries per day, by outcome", label_every=5),
-        legend=[(PALETTE[outcome.status], outcome.label) for outcome in OUTCOMES],
-        note="Click a bar to see that day's deliveries with that outcome. Counted every "
-        "minute by the background worker; older days are recounted every hour.",
-    )
-
-
-def _readings_chart(*, today: date) -> Chart:
-    received = selectors.readings_received_daily(first_day=today - timedelta(days=CHART_DAYS - 1))
-    bars = [
-        Bar(_day_label(day), [Segment("readings", received.get(day, 0), label="readings")])
-        for day in _chart_days(today)
-    ]
-    return Chart(
-        "Half-hourly readings received per day",
-        bar_chart(bars, title="Half-hourly readings received per day", label_every=5),
-        legend=[],
-        note="Readings of every meter fetched from Openvolt that day, re-fetches included.",
     )
 
 
