@@ -20,10 +20,6 @@ def follow_up_open_first_ordering() -> list:
     return [closed.asc(), "opened_at", "id"]
 
 
-def follow_up_open_first(queryset: models.QuerySet[FollowUp]) -> models.QuerySet[FollowUp]:
-    return queryset.order_by(*follow_up_open_first_ordering())
-
-
 def follow_up_overdue_q(*, today: date | None = None) -> Q:
     """Follow-ups past their due date and still being worked."""
     today = today or timezone.localdate()
@@ -36,8 +32,10 @@ def follow_up_history(*, follow_up: FollowUp) -> models.QuerySet[FollowUpNote]:
 
 
 def follow_ups_for_customer(*, customer: Customer) -> models.QuerySet[FollowUp]:
-    return follow_up_open_first(
-        FollowUp.objects.filter(consent__customer=customer).select_related("consent", "assignee")
+    return (
+        FollowUp.objects.filter(consent__customer=customer)
+        .select_related("consent", "assignee")
+        .order_by(*follow_up_open_first_ordering())
     )
 
 

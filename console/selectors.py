@@ -73,7 +73,7 @@ def follow_ups_open() -> QuerySet[FollowUp]:
     return FollowUp.objects.filter(status__in=FollowUp.OPEN_STATUSES).order_by("opened_at", "id")
 
 
-def hosted_consents_matching(condition: Q) -> QuerySet[HostedConsent]:
+def hosted_consents_matching(*, condition: Q) -> QuerySet[HostedConsent]:
     return HostedConsent.objects.filter(condition).select_related("customer").order_by("expiry")
 
 

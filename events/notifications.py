@@ -19,7 +19,7 @@ class NotificationsNotSent(Exception):
     """Some e-mails could not be sent; the job is retried for those."""
 
 
-def queue_notifications_if_subscribed(delivery: Delivery) -> None:
+def delivery_notifications_queue(*, delivery: Delivery) -> None:
     """Queue the e-mails in the caller's transaction, so they go only if processing commits."""
     if EmailSubscription.objects.for_event_type(delivery.event_type).exists():
         notify_subscribers.defer(delivery_id=delivery.pk)
@@ -55,14 +55,14 @@ def _send_once(delivery: Delivery, email: str) -> int:
         notification = Notification.objects.select_for_update().get(delivery=delivery, email=email)
         if notification.sent_at:
             return 0
-        notification_message(delivery, email).send()
+        notification_message(delivery=delivery, email=email).send()
         notification.sent_at = timezone.now()
         notification.last_error = ""
         notification.save(update_fields=["sent_at", "last_error"])
     return 1
 
 
-def notification_message(delivery: Delivery, email: str) -> EmailMessage:
+def notification_message(*, delivery: Delivery, email: str) -> EmailMessage:
     site = settings.SITE_URL
     headline = (delivery.summary or "Processed.").splitlines()[0]
     lines = [

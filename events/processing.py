@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from events.dispatch import Outcome, handler_for
 from events.models import Delivery, DeliveryAttempt
-from events.notifications import queue_notifications_if_subscribed
+from events.notifications import delivery_notifications_queue
 from events.tasks import delivery_queued_runs_cancel, delivery_run_queue
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def delivery_process(*, delivery_id: int) -> None:
                 ]
             )
             _finish(attempt, DeliveryAttempt.Result.PROCESSED, "\n".join(outcome.warnings))
-            queue_notifications_if_subscribed(delivery)
+            delivery_notifications_queue(delivery=delivery)
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
         _record_failure(delivery, attempt, error)

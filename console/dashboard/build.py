@@ -238,7 +238,7 @@ def _add_meters(dashboard: Dashboard, links: Links, *, now) -> None:
 
 
 def _add_expiring_consents(dashboard: Dashboard, links: Links, *, now) -> None:
-    expiring = selectors.hosted_consents_matching(expiring_soon_q(now=now))
+    expiring = selectors.hosted_consents_matching(condition=expiring_soon_q(now=now))
     count = links.figure(
         HostedConsent, selectors.capped_count(expiring), tone="warn", expiry="soon"
     )
