@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from events.management.commands import dev_welcome
+from sandbox.management.commands import dev_welcome
 
 
 @pytest.fixture

@@ -7,14 +7,16 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consents.models import FollowUp
-from events.models import Delivery
+from events.dispatch import event_types_of
+from events.models import Delivery, Source
 from events.processing import delivery_process
-from events.sources import nectar as nectar_source
-from events.sources import openvolt as openvolt_source
 from meters.models import IntervalReading, Meter
 from sandbox import catalogue
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+OPENVOLT_TYPES = event_types_of(source=Source.OPENVOLT)
+NECTAR_TYPES = event_types_of(source=Source.NECTAR)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +39,7 @@ def send(event_type, endpoint, url, *extra):
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("event_type", openvolt_source.EVENT_TYPES)
+@pytest.mark.parametrize("event_type", OPENVOLT_TYPES)
 def test_openvolt_event_arrives(event_type, openvolt_endpoint, live_server):
     lines = send(event_type, openvolt_endpoint, live_server.url)
 
@@ -48,7 +50,7 @@ def test_openvolt_event_arrives(event_type, openvolt_endpoint, live_server):
     assert lines[1] == f'202 {{"delivery": "{delivery.pk}", "duplicate": false}}'
 
 
-@pytest.mark.parametrize("event_type", nectar_source.EVENT_TYPES)
+@pytest.mark.parametrize("event_type", NECTAR_TYPES)
 def test_nectar_event_arrives_signed(event_type, nectar_endpoint, live_server):
     lines = send(event_type, nectar_endpoint, live_server.url)
 
@@ -87,7 +89,7 @@ def sandbox_api(settings, sandbox_url):
     settings.OPENVOLT_AUTO_CREATE_METERS = True
 
 
-@pytest.mark.parametrize("event_type", openvolt_source.EVENT_TYPES)
+@pytest.mark.parametrize("event_type", OPENVOLT_TYPES)
 def test_openvolt_event_is_processed_against_the_sandbox(
     event_type, openvolt_endpoint, live_server, sandbox_api
 ):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from events.models import Source, WebhookEndpoint
 from events.services import endpoint_create
-from events.sources import openvolt
+from sandbox.samples import openvolt as openvolt_samples
 
 LOCAL_ENDPOINT = "Local test events (created by make run)"
 PASSWORD_FILE = settings.BASE_DIR / ".data" / "admin-password"
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{port}"
         url_option = "" if port == 8000 else f" --url {base}"
         types = textwrap.fill(
-            f"Openvolt types: {', '.join(openvolt.EVENT_TYPES)}. Their ids are the sandbox's, "
+            f"Openvolt types: {', '.join(openvolt_samples.PAYLOADS)}. Their ids are the sandbox's, "
             "so the worker's calls to Openvolt succeed.",
             width=94,
             initial_indent="  ",

@@ -1,10 +1,6 @@
-from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from events.demo_data import DELIVERY_SPAN, seed_demo_data
-
-# The dashboard's summary tables, recounted after seeding when that command exists.
-SUMMARY_REFRESH_COMMAND = "refresh_dashboard"
+from demo.seeder import dashboard_recount, seed_demo_data
 
 
 class Command(BaseCommand):
@@ -29,16 +25,7 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
-        if SUMMARY_REFRESH_COMMAND in get_commands():
-            self._say(f"Recounting the dashboard ({SUMMARY_REFRESH_COMMAND}) …")
-            # The deliveries' 90 days, and the readings received over them.
-            call_command(
-                SUMMARY_REFRESH_COMMAND,
-                days=DELIVERY_SPAN.days + 1,
-                readings=True,
-                stdout=self.stdout,
-                stderr=self.stderr,
-            )
+        dashboard_recount(say=self._say)
         if not any(added.values()):
             self._say("Nothing to add: the demo data was there already.")
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from consents.models import FollowUp, HostedConsent, UtilityConnection
-from events import demo_data
+from demo import loading
 from events.models import Delivery, DeliveryAttempt, DeliveryReceipt, WebhookEndpoint
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
 
@@ -164,7 +164,7 @@ def test_a_bulk_load_puts_every_index_and_foreign_key_back(monkeypatch):
             return [row[0] for row in cursor.fetchall()]
 
     before = definitions()
-    monkeypatch.setattr(demo_data, "BULK_LOAD_ROWS", 1)
+    monkeypatch.setattr(loading, "BULK_LOAD_ROWS", 1)
 
     output = seed(deliveries=500, readings=1000)
 
