@@ -7,10 +7,16 @@ from pathlib import Path
 
 import environ
 
+from config.metrics_dir import metrics_dir_ensure
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
+
+# Before anything imports prometheus-client: where this machine's processes share their
+# counters (config/metrics_dir.py). PROMETHEUS_MULTIPROC_DIR overrides it.
+metrics_dir_ensure()
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -30,6 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "procrastinate.contrib.django",
     "common",
     "events",
@@ -41,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,6 +139,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI description of the intake (`/api/schema/`, `/api/docs/`): events/schema.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard webhook intake",
+    "DESCRIPTION": (
+        "Where Openvolt and Nectar deliver their webhooks. Every delivery is stored, with its "
+        "processing job, before the sender hears 2xx."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["events.schema.intake_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "events.schema.response_headers",
+    ],
+    "REDOC_DIST": "SIDECAR",
 }
 
 # The intake
@@ -147,19 +174,39 @@ OPENVOLT_API_KEY = env("OPENVOLT_API_KEY", default="")
 OPENVOLT_AUTO_CREATE_METERS = env.bool("OPENVOLT_AUTO_CREATE_METERS", default=True)
 # Seconds before the first retry of a failed call to Openvolt, doubled for each next one.
 OPENVOLT_API_BACKOFF_SECONDS = env.float("OPENVOLT_API_BACKOFF_SECONDS", default=1.0)
+# The budget every worker process and machine shares (events/sources/openvolt_budget.py).
+OPENVOLT_API_MAX_CONCURRENCY = env.int("OPENVOLT_API_MAX_CONCURRENCY", default=4)
+OPENVOLT_API_MAX_RPS = env.float("OPENVOLT_API_MAX_RPS", default=10.0)
+# The data_source of a meter created for a consent whose flow type does not tell.
+OPENVOLT_DEFAULT_DATA_SOURCE = env("OPENVOLT_DEFAULT_DATA_SOURCE", default="electralink")
+# A meter_data.received item spanning longer is clipped to its latest days, with a warning.
+OPENVOLT_MAX_ITEM_DAYS = env.int("OPENVOLT_MAX_ITEM_DAYS", default=800)
 # A local stand-in of Openvolt's API at /sandbox/openvolt/v1/ (sandbox/), for development
 # without an Openvolt account. Read when the URLs are loaded.
 OPENVOLT_SANDBOX = env.bool("OPENVOLT_SANDBOX", default=DEBUG)
 
 
+# Logs: text for people (the default), or one JSON object a line for a log pipeline. Both name
+# the request (X-Request-ID) and the delivery a worker runs (common/logs.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "common.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(delivery_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -172,6 +219,13 @@ LOGGING = {
     },
 }
 
+# Errors to Sentry, web and worker, with what is stored redacted the same way (config/sentry.py).
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default=""))
+
 # A worker silent for this long is taken for dead, and its running jobs are queued again.
 # Workers send a heartbeat every 10 seconds.
 WORKER_STALLED_AFTER_SECONDS = env.int("WORKER_STALLED_AFTER_SECONDS", default=60)
@@ -183,3 +237,14 @@ DELIVERY_RETRY_DELAYS = [
         "DELIVERY_RETRY_DELAYS", default=["60", "300", "1800", "7200", "21600", "43200"]
     )
 ]
+
+# Operations: /metrics (404 without a token), and who is told about alerts (console/alerts/).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL", default="")
+# More than this share of an endpoint's deliveries of the last hour failed (10 at least).
+ALERT_FAILURE_RATE = env.float("ALERT_FAILURE_RATE", default=0.2)
+# The oldest job waiting in a queue is older than this.
+ALERT_QUEUE_AGE_SECONDS = env.int("ALERT_QUEUE_AGE_SECONDS", default=600)
+# The rules run at most this often, across every process (the worker and /health/ready).
+ALERT_EVALUATION_SECONDS = env.int("ALERT_EVALUATION_SECONDS", default=30)

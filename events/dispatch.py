@@ -12,15 +12,20 @@ Delivery and runs inside the transaction that marks it processed. It returns an 
 it did, in words for people (kept on the delivery and e-mailed to subscribers), links to what
 it changed, and what it skipped without failing; or raises PayloadError for an event it cannot
 read. A type nobody registered ends `ignored`.
+
+A handler whose work calls Openvolt does not call it: it returns the items its payload names
+(`Outcome.items`), each run later by a job of its own through its registered ItemKind, which
+fetches outside any transaction and stores in a short one (events/items.py).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import models
 
 from common.admin import admin_change_url
-from events.models import Delivery, Source
+from events.models import Delivery, DeliveryItem, Source
 from events.sources.base import WebhookSource
 from events.sources.nectar import NectarSource
 from events.sources.openvolt import OpenvoltSource
@@ -32,9 +37,27 @@ class PayloadError(ValueError):
     delivery fails with this message, which names the field."""
 
 
+class ItemSkipped(Exception):
+    """An item that cannot be done and need not be retried (an id that is not Openvolt's, a
+    meter Openvolt does not have): skipped with this message as a warning."""
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """An item a handler found in its delivery: run later by a job of its own."""
+
+    kind: str
+    # What it is about (a meter's Openvolt id, a meter number): shown, and the lock's key.
+    subject: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    # Said of it already (an interval clipped); `skipped`: why it is not to be run at all.
+    warnings: tuple[str, ...] = ()
+    skipped: str = ""
+
+
 @dataclass
 class Outcome:
-    """What a handler did with a delivery."""
+    """What a handler did with a delivery, or an item kind with an item."""
 
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -42,6 +65,9 @@ class Outcome:
     links: list[tuple[str, str]] = field(default_factory=list)
     # Search keys of those objects (events/subjects.py), added to the delivery's.
     subjects: list[str] = field(default_factory=list)
+    # Items to run next, each by a job of its own, queued in the same transaction.
+    items: list[WorkItem] = field(default_factory=list)
+    readings_stored: int = 0
 
     def link(self, obj: models.Model, label: str | None = None) -> None:
         """Name an object the delivery changed: linked from the delivery and its e-mails, and
@@ -57,11 +83,29 @@ class Outcome:
 
 Handler = Callable[[Delivery], Outcome | None]
 
+
+@dataclass(frozen=True)
+class ItemKind:
+    """How an item of one kind is done, in two steps.
+
+    `fetch(item)` runs outside any transaction and may call the platform's API; `store(item,
+    fetched)` runs in one short transaction, holding the advisory lock `<lock>:<subject>`, and
+    writes the mirror. `summarize(items)`, given the delivery's finished items of this kind,
+    says in words what they did together.
+    """
+
+    fetch: Callable[[DeliveryItem], Any]
+    store: Callable[[DeliveryItem, Any], Outcome]
+    lock: str
+    summarize: Callable[[list[DeliveryItem]], str] | None = None
+
+
 _sources: dict[str, WebhookSource] = {
     Source.OPENVOLT: OpenvoltSource(),
     Source.NECTAR: NectarSource(),
 }
 _handlers: dict[tuple[str, str], Handler] = {}
+_item_kinds: dict[str, ItemKind] = {}
 
 
 def source_for(name: str) -> WebhookSource:
@@ -94,3 +138,13 @@ def event_types_of(*, source: str) -> list[str]:
 def known_event_types() -> list[str]:
     """Every event type with a handler, of any source, sorted."""
     return sorted({event_type for _, event_type in _handlers})
+
+
+def item_kind_register(name: str, kind: ItemKind) -> None:
+    if _item_kinds.get(name, kind) is not kind:
+        raise ValueError(f"The item kind {name} is registered already.")
+    _item_kinds[name] = kind
+
+
+def item_kind_for(name: str) -> ItemKind:
+    return _item_kinds[name]

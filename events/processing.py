@@ -2,20 +2,22 @@
 
 pending -> processing -> processed | ignored
                       -> failed (error kept, next attempt scheduled) -> ... -> dead
+
+A handler whose payload names items (meters, consents) fans the delivery out instead: its
+items run on their own and its status follows theirs from then on (events/items.py).
 """
 
 import logging
-import random
 import traceback
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from events.dispatch import Outcome, handler_for
-from events.models import Delivery, DeliveryAttempt
+from events.items import delivery_items_discard, delivery_items_rerun, items_fan_out
+from events.models import Delivery, DeliveryAttempt, DeliveryItem
 from events.notifications import delivery_notifications_queue
+from events.retries import retry_at
 from events.tasks import delivery_queued_runs_cancel, delivery_run_queue
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ def delivery_process(*, delivery_id: int) -> None:
     """
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
-        if delivery is None or delivery.status not in RUNNABLE:
+        # A delivery that fanned out is its items' now: they run, and rerun, on their own.
+        if delivery is None or delivery.status not in RUNNABLE or delivery.item_counts:
             return
         handler = handler_for(source=delivery.source, event_type=delivery.event_type)
         if handler is None:
@@ -64,14 +67,15 @@ def delivery_process(*, delivery_id: int) -> None:
     try:
         with transaction.atomic():
             outcome = handler(delivery) or Outcome()
-            delivery.status = Delivery.Status.PROCESSED
-            delivery.processed_at = timezone.now()
             delivery.summary = outcome.summary
             delivery.links = outcome.links
             delivery.subjects = list(dict.fromkeys([*delivery.subjects, *outcome.subjects]))
             delivery.warnings = outcome.warnings
             delivery.error = delivery.error_traceback = ""
             delivery.consecutive_failures = 0
+            if not outcome.items:
+                delivery.status = Delivery.Status.PROCESSED
+                delivery.processed_at = timezone.now()
             # Named fields only: intake may have counted a receipt on the row meanwhile.
             delivery.save(
                 update_fields=[
@@ -86,27 +90,28 @@ def delivery_process(*, delivery_id: int) -> None:
                     "consecutive_failures",
                 ]
             )
+            if outcome.items:
+                # From here on the items decide the delivery's status (events/items.py).
+                items_fan_out(delivery=delivery, work_items=outcome.items)
+            else:
+                delivery_notifications_queue(delivery=delivery)
             _finish(attempt, DeliveryAttempt.Result.PROCESSED, "\n".join(outcome.warnings))
-            delivery_notifications_queue(delivery=delivery)
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
         _record_failure(delivery, attempt, error)
 
 
 def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Exception) -> None:
-    delays = settings.DELIVERY_RETRY_DELAYS
     with transaction.atomic():
         delivery.refresh_from_db(fields=["consecutive_failures"])
         delivery.consecutive_failures += 1
         delivery.error = f"{type(error).__name__}: {error}"
         delivery.error_traceback = traceback.format_exc()
-        if delivery.consecutive_failures > len(delays):
+        delivery.next_attempt_at = retry_at(failures=delivery.consecutive_failures)
+        if delivery.next_attempt_at is None:
             delivery.status = Delivery.Status.DEAD
-            delivery.next_attempt_at = None
         else:
-            delay = retry_delay(delays[delivery.consecutive_failures - 1])
             delivery.status = Delivery.Status.FAILED
-            delivery.next_attempt_at = timezone.now() + delay
             delivery_run_queue(delivery_id=delivery.pk, at=delivery.next_attempt_at)
         delivery.save(
             update_fields=[
@@ -120,12 +125,6 @@ def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Excepti
         _finish(attempt, DeliveryAttempt.Result.FAILED, delivery.error)
 
 
-def retry_delay(seconds: int) -> timedelta:
-    """The configured delay with ±10% jitter, so that a burst of failures does not return
-    as a burst of retries."""
-    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
-
-
 def _finish(attempt: DeliveryAttempt, result: str, error: str = "") -> None:
     attempt.result = result
     attempt.error = error
@@ -133,26 +132,51 @@ def _finish(attempt: DeliveryAttempt, result: str, error: str = "") -> None:
     attempt.save(update_fields=["result", "error", "finished_at"])
 
 
-def deliveries_reprocess(*, deliveries) -> tuple[int, int]:
+def deliveries_reprocess(*, deliveries, everything: bool = False) -> tuple[int, int]:
     """Queue deliveries to run again through the same path; returns (queued, skipped).
 
+    A delivery worked item by item runs again only its items that did not succeed, unless
+    every item succeeded or `everything` is asked for: then it starts over from its payload.
     Rejected deliveries cannot be processed, and pending or processing ones are already on
     their way, so they are skipped.
     """
     queued = skipped = 0
     with transaction.atomic():
-        for delivery in deliveries.select_related(None).select_for_update().only("pk", "status"):
-            if delivery.status not in REPROCESSABLE:
+        for delivery_id in deliveries.values_list("pk", flat=True):
+            if _delivery_reprocess(delivery_id=delivery_id, everything=everything):
+                queued += 1
+            else:
                 skipped += 1
-                continue
-            delivery.status = Delivery.Status.PENDING
-            delivery.consecutive_failures = 0
-            delivery.next_attempt_at = None
-            delivery.save(update_fields=["status", "consecutive_failures", "next_attempt_at"])
-            delivery_queued_runs_cancel(delivery_id=delivery.pk)
-            delivery_run_queue(delivery_id=delivery.pk)
-            queued += 1
     return queued, skipped
+
+
+def _delivery_reprocess(*, delivery_id: int, everything: bool) -> bool:
+    # The items before their delivery, in the order an item's own job takes them.
+    unsucceeded = DeliveryItem.objects.select_for_update().filter(
+        delivery_id=delivery_id, status__in=(DeliveryItem.Status.FAILED, DeliveryItem.Status.DEAD)
+    )
+    has_unsucceeded = bool(list(unsucceeded.values_list("pk", flat=True)))
+    delivery = (
+        Delivery.objects.select_for_update()
+        .only("pk", "status", "item_counts", "subjects", "processed_at")
+        .get(pk=delivery_id)
+    )
+    if delivery.status not in REPROCESSABLE:
+        return False
+    if delivery.item_counts and has_unsucceeded and not everything:
+        delivery_items_rerun(delivery=delivery)
+        return True
+    if delivery.item_counts:
+        delivery_items_discard(delivery=delivery)
+    delivery.status = Delivery.Status.PENDING
+    delivery.consecutive_failures = 0
+    delivery.next_attempt_at = None
+    delivery.save(
+        update_fields=["status", "consecutive_failures", "next_attempt_at", "item_counts"]
+    )
+    delivery_queued_runs_cancel(delivery_id=delivery.pk)
+    delivery_run_queue(delivery_id=delivery.pk)
+    return True
 
 
 def deliveries_reprocess_matching(

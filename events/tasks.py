@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import connection
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
@@ -21,6 +22,46 @@ def delivery_run_queue(*, delivery_id: int, at: datetime | None = None) -> None:
     process_delivery.configure(lock=f"delivery:{delivery_id}", schedule_at=at).defer(
         delivery_id=delivery_id
     )
+
+
+@app.task(name="events.process_item", queue="items")
+def process_item(item_id: int) -> None:
+    from events.items import item_process
+
+    item_process(item_id=item_id)
+
+
+# Jobs written per statement when a delivery fans out: a payload may name 100,000 items.
+ITEM_JOBS_PER_BATCH = 5000
+
+
+def item_runs_queue(*, item_ids: list[int], at: datetime | None = None) -> None:
+    """Queue a run of each item, in the caller's transaction, a few thousand per statement.
+
+    Each job holds the lock of its item, so that two runs of one item (a retry and a
+    reprocess, say) never overlap; items of one meter take turns on the meter's lock instead.
+    """
+    deferrer = process_item.configure(schedule_at=at)
+    for offset in range(0, len(item_ids), ITEM_JOBS_PER_BATCH):
+        batch = item_ids[offset : offset + ITEM_JOBS_PER_BATCH]
+        app.job_manager.batch_defer_jobs(
+            jobs=[
+                deferrer.make_new_job(item_id=item_id).evolve(lock=f"item:{item_id}")
+                for item_id in batch
+            ]
+        )
+
+
+def item_queued_runs_cancel(*, item_ids: list[int]) -> None:
+    """Cancel the runs of these items still waiting (scheduled retries), in the caller's
+    transaction: a run queued now would otherwise wait behind them. One statement, through
+    procrastinate's own function, however many items."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT procrastinate_cancel_job_v1(id, false, false) FROM procrastinate_jobs "
+            "WHERE lock = ANY(%s) AND status = 'todo'",
+            [[f"item:{item_id}" for item_id in item_ids]],
+        )
 
 
 def delivery_queued_runs_cancel(*, delivery_id: int) -> None:

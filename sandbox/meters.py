@@ -12,6 +12,7 @@ consent (their positions in the catalogue), and the 13 digits of the MPAN:
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sandbox import catalogue
@@ -44,7 +45,12 @@ def find(meter_id: str, *, now: datetime) -> Meter | None:
 
 
 def create(
-    *, meter_number: str, customer: Customer, consent: HostedConsent | None, now: datetime
+    *,
+    meter_number: str,
+    customer: Customer,
+    consent: HostedConsent | None,
+    now: datetime,
+    data_source: str = "dcc",
 ) -> Meter:
     """The meter `POST /meters` answers with; `find` knows it from its id alone."""
     if not is_mpan(meter_number):
@@ -53,9 +59,10 @@ def create(
     customer_slot = catalogue.CUSTOMERS.index(customer)
     consent_slot = NO_CONSENT if consent is None else catalogue.HOSTED_CONSENTS.index(consent)
     meter_id = f"{seconds:08x}{CREATED_MARKER}{customer_slot * 4 + consent_slot:x}{meter_number}"
-    return _created_meter(
+    meter = _created_meter(
         meter_id, meter_number, customer, consent, datetime.fromtimestamp(seconds, UTC), now
     )
+    return replace(meter, data_source=data_source)
 
 
 def _decode(meter_id: str, *, now: datetime) -> Meter | None:

@@ -18,6 +18,17 @@ from sandbox import catalogue, meters, representations
 
 # Our client asks for at most 31 days at a time; a longer request is a bug worth seeing.
 MAX_RANGE = timedelta(days=31)
+# What Openvolt's published description allows as a new meter's data_source (required).
+DATA_SOURCES = (
+    "electralink",
+    "dcc",
+    "anexo",
+    "edsn",
+    "joulz",
+    "kenter",
+    "meetbedrijf",
+    "solaredge",
+)
 
 
 def error(status: int, code: str, detail: str) -> JsonResponse:
@@ -104,7 +115,8 @@ def hosted_consent_detail(request: HttpRequest, consent_id: str) -> JsonResponse
 
 @sandbox_api("POST")
 def meters_create(request: HttpRequest) -> JsonResponse:
-    """`POST /meters` with {meter_number, customer_id, hosted_consent_id}: 201 and the meter."""
+    """`POST /meters` with {meter_number, customer_id, data_source, hosted_consent_id}: 201 and
+    the meter."""
     try:
         body = json.loads(request.body)
     except ValueError:
@@ -119,6 +131,13 @@ def meters_create(request: HttpRequest) -> JsonResponse:
     customer_id = body.get("customer_id")
     if not isinstance(customer_id, str) or not customer_id:
         return error(400, "invalid_request", "customer_id is required.")
+    data_source = body.get("data_source")
+    if data_source not in DATA_SOURCES:
+        return error(
+            400,
+            "invalid_request",
+            f"data_source is required, one of {', '.join(DATA_SOURCES)}.",
+        )
     customer = catalogue.customer(customer_id)
     if customer is None:
         return not_found("customer", customer_id)
@@ -149,7 +168,11 @@ def meters_create(request: HttpRequest) -> JsonResponse:
             status=409,
         )
     meter = meters.create(
-        meter_number=meter_number, customer=customer, consent=consent, now=timezone.now()
+        meter_number=meter_number,
+        customer=customer,
+        consent=consent,
+        now=timezone.now(),
+        data_source=data_source,
     )
     return JsonResponse(representations.meter_json(meter), status=201)
 

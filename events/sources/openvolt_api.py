@@ -1,24 +1,33 @@
 """A small client of Openvolt's REST API (CONTRACT.md section 6).
 
 Openvolt publishes no SDK. This client sends the `x-api-key`, gives every call a timeout,
-retries 429s, 5xx answers and connection errors (honouring `Retry-After`), and reads the
-answers tolerantly: top-level keys in camelCase or snake_case, consumption as a string or a
+keeps every call within the budget all workers share (openvolt_budget.py: calls in flight,
+calls a second, a 429 pausing everyone), retries 429s, 5xx answers and connection errors,
+refuses ids that are not Openvolt's before any call and quotes them, and reads the answers
+tolerantly: top-level keys in camelCase or snake_case, consumption as a string or a
 number, `kWh` in any case.
 """
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
 
 from common.moments import parse_timestamp
+from events.sources.openvolt_budget import (
+    openvolt_call_slot,
+    openvolt_calls_pause,
+    openvolt_key_refused_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,38 @@ class OpenvoltNotFound(OpenvoltError):
 
 class OpenvoltConflict(OpenvoltError):
     """Openvolt already has what the call would create."""
+
+
+class OpenvoltKeyRefused(OpenvoltError):
+    """Openvolt refused the API key (401 or 403)."""
+
+
+class NotAnOpenvoltId(OpenvoltError, ValueError):
+    """A value put where an Openvolt id goes is not one: refused before any call."""
+
+
+# Openvolt's ids: 24 letters or digits (live ones are hex; the documents' examples are not).
+OPENVOLT_ID = re.compile(r"[A-Za-z0-9]{24}")
+
+
+def is_openvolt_id(value: object) -> bool:
+    return isinstance(value, str) and OPENVOLT_ID.fullmatch(value) is not None
+
+
+def openvolt_id_checked(value: object, *, what: str) -> str:
+    if not is_openvolt_id(value):
+        raise NotAnOpenvoltId(f"{value!r} is not an Openvolt {what} id (24 letters or digits).")
+    return value
+
+
+def data_source_for(*, flow_type: str) -> str:
+    """The `data_source` of a meter created for a consent of this flow type: the DCC for
+    residential meters, Electralink for commercial ones, else OPENVOLT_DEFAULT_DATA_SOURCE."""
+    if flow_type.startswith("gb.residential."):
+        return "dcc"
+    if flow_type.startswith("gb.commercial."):
+        return "electralink"
+    return settings.OPENVOLT_DEFAULT_DATA_SOURCE
 
 
 @dataclass(frozen=True)
@@ -73,29 +114,31 @@ class OpenvoltClient:
     # Resources
 
     def meter(self, meter_id: str) -> dict[str, Any]:
-        return self._object("GET", f"/meters/{meter_id}")
+        return self._object("GET", _path("/meters", meter_id, what="meter"))
 
     def customer(self, customer_id: str) -> dict[str, Any]:
-        return self._object("GET", f"/customers/{customer_id}")
+        return self._object("GET", _path("/customers", customer_id, what="customer"))
 
     def hosted_consent(self, consent_id: str) -> dict[str, Any]:
-        return self._object("GET", f"/hosted-consents/{consent_id}")
+        return self._object("GET", _path("/hosted-consents", consent_id, what="hosted consent"))
 
     def create_meter(
-        self, *, meter_number: str, customer_id: str, hosted_consent_id: str
+        self, *, meter_number: str, customer_id: str, hosted_consent_id: str, data_source: str
     ) -> dict[str, Any]:
         return self._object(
             "POST",
             "/meters",
             json={
                 "meter_number": meter_number,
-                "customer_id": customer_id,
-                "hosted_consent_id": hosted_consent_id,
+                "customer_id": openvolt_id_checked(customer_id, what="customer"),
+                "hosted_consent_id": openvolt_id_checked(hosted_consent_id, what="consent"),
+                "data_source": data_source,
             },
         )
 
     def interval_data(self, meter_id: str, start: datetime, end: datetime) -> list[Interval]:
         """Half-hourly consumption with `start <= interval start < end`, in order."""
+        openvolt_id_checked(meter_id, what="meter")
         by_start: dict[datetime, Interval] = {}
         for chunk_start, chunk_end in _chunks(start, end):
             answer = self._object(
@@ -139,24 +182,37 @@ class OpenvoltClient:
         for attempt in range(1, self.attempts + 1):
             last = attempt == self.attempts
             try:
-                response = httpx.request(
-                    method, url, headers=headers, timeout=self.timeout, **kwargs
-                )
+                with openvolt_call_slot() as ticket:
+                    response = httpx.request(
+                        method, url, headers=headers, timeout=self.timeout, **kwargs
+                    )
             except httpx.TransportError as error:
                 if last or not (idempotent or isinstance(error, httpx.ConnectError)):
-                    raise OpenvoltError(
-                        f"{method} {path}: {type(error).__name__}: {error}"
-                    ) from error
-                self._wait(attempt, None)
+                    # The class only: a transport error's text may quote the request.
+                    raise OpenvoltError(f"{method} {path}: {type(error).__name__}.") from error
+                self._wait(attempt)
                 continue
             status = response.status_code
-            if not last and status in RETRYABLE_STATUSES and (idempotent or status == 429):
+            if ticket.key_refused and status not in (401, 403):
+                openvolt_key_refused_record(status=None)
+            if status == 429:
+                # Every worker waits, not only this one: the limit is the account's.
+                openvolt_calls_pause(seconds=self._retry_after(response, attempt))
+                if not last:
+                    continue
+            elif not last and status in RETRYABLE_STATUSES and idempotent:
                 self._wait(attempt, response.headers.get("retry-after"))
                 continue
             return self._checked(method, path, response)
         raise AssertionError("unreachable")
 
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
+    def _retry_after(self, response: httpx.Response, attempt: int) -> float:
+        """Seconds a 429 asks for (an HTTP date is not worth parsing: the backoff then)."""
+        with contextlib.suppress(TypeError, ValueError):
+            return min(max(float(response.headers.get("retry-after")), 0), self.max_wait)
+        return min(self.backoff * 2 ** (attempt - 1), self.max_wait)
+
+    def _wait(self, attempt: int, retry_after: str | None = None) -> None:
         seconds = self.backoff * 2 ** (attempt - 1)
         if retry_after:
             # Seconds; an HTTP date is not worth parsing here: keep the backoff.
@@ -170,7 +226,8 @@ class OpenvoltClient:
         if status < 400:
             return response
         if status == 401 or status == 403:
-            raise OpenvoltError(
+            openvolt_key_refused_record(status=status)
+            raise OpenvoltKeyRefused(
                 f"{method} {path}: Openvolt refused the API key ({status}); "
                 "check OPENVOLT_API_KEY (was it rotated?)."
             )
@@ -179,6 +236,11 @@ class OpenvoltClient:
         if status == 409:
             raise OpenvoltConflict(f"{method} {path}: Openvolt already has it (409).")
         raise OpenvoltError(f"{method} {path}: Openvolt answered {status}.")
+
+
+def _path(collection: str, object_id: str, *, what: str) -> str:
+    """The path of one object: its id checked, then quoted (it never reaches another path)."""
+    return f"{collection}/{quote(openvolt_id_checked(object_id, what=what), safe='')}"
 
 
 def openvolt_timestamp(moment: datetime) -> str:

@@ -1,4 +1,5 @@
-import uuid
+"""Deliveries: what arrived (receipts), what processing did with it (attempts), and the
+daily counts the dashboard reads."""
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -6,68 +7,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
-
-class Source(models.TextChoices):
-    OPENVOLT = "openvolt", "Openvolt"
-    NECTAR = "nectar", "Nectar"
-
-
-class WebhookEndpoint(models.Model):
-    """A URL a platform delivers to. Its random id is part of the path."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.CharField(max_length=20, choices=Source)
-    description = models.CharField(max_length=200, blank=True)
-    enabled = models.BooleanField(default=True)
-    openvolt_subscription_id = models.CharField(
-        "Openvolt subscription id",
-        max_length=64,
-        blank=True,
-        help_text="When set, Openvolt envelopes carrying another subscription_id are refused.",
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        verbose_name = "webhook endpoint"
-        ordering = ["source", "description"]
-
-    def __str__(self):
-        return f"{self.get_source_display()}: {self.description or self.id}"
-
-    @property
-    def path(self) -> str:
-        return f"/webhooks/{self.id}/"
-
-
-class EndpointSecretQuerySet(models.QuerySet):
-    def active(self, *, at=None):
-        at = at or timezone.now()
-        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=at))
-
-
-class EndpointSecret(models.Model):
-    """A Svix / Standard Webhooks signing secret (`whsec_…`) of a Nectar endpoint.
-
-    During a rotation the old secret keeps verifying until `expires_at`, so an endpoint may
-    have more than one active secret.
-    """
-
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="secrets")
-    secret = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True)
-
-    objects = EndpointSecretQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return self.masked
-
-    @property
-    def masked(self) -> str:
-        return f"whsec_…{self.secret[-4:]}"
+from events.models.endpoints import Source, WebhookEndpoint
 
 
 class Delivery(models.Model):
@@ -128,6 +68,9 @@ class Delivery(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # How many of its items (events/models/items.py) are in each status, kept with every
+    # change of one, so that its own status follows them without counting them again.
+    item_counts = models.JSONField(default=dict, db_default={}, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -193,59 +136,6 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"{self.get_result_display()} at {self.started_at:%Y-%m-%d %H:%M:%S}"
-
-
-class EmailSubscriptionQuerySet(models.QuerySet):
-    def for_event_type(self, event_type: str):
-        return self.filter(active=True, event_type__in=[event_type, EmailSubscription.ALL])
-
-
-class EmailSubscription(models.Model):
-    """Someone to e-mail when a delivery of this event type has been processed."""
-
-    ALL = "*"
-
-    email = models.EmailField(max_length=254)
-    event_type = models.CharField(
-        max_length=100, help_text="An event type, such as hosted_consent.revoked, or * for all."
-    )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    objects = EmailSubscriptionQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "e-mail subscription"
-        ordering = ["email", "event_type"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["email", "event_type"], name="email_subscription_unique"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.email} ← {self.event_type}"
-
-
-class Notification(models.Model):
-    """One e-mail about one delivery to one address: the record that it is never sent twice."""
-
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="notifications")
-    email = models.EmailField(max_length=254)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["delivery", "email"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["delivery", "email"], name="notification_once_per_address"
-            ),
-        ]
-
-    def __str__(self):
-        state = f"sent {self.sent_at:%Y-%m-%d %H:%M}" if self.sent_at else "not sent yet"
-        return f"{self.email}: {state}"
 
 
 class DeliveryDailyCount(models.Model):

@@ -1,0 +1,252 @@
+"""The deliveries: a read-only, filterable, searchable list of millions, each delivery's page
+with its receipts, attempts, items and e-mails, and reprocessing."""
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from common.admin import LargeTableAdmin, ReadOnlyAdmin
+from common.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
+from events.admin.inlines import AttemptInline, ItemInline, NotificationInline, ReceiptInline
+from events.admin_filters import ReceivedFilter
+from events.admin_retry import retry_failed_view
+from events.delivery_filters import EndpointFilter, ReceivedRangeFilter
+from events.dispatch import known_event_types
+from events.models import Delivery, DeliveryItem, WebhookEndpoint
+from events.processing import deliveries_reprocess
+from events.subjects import normalized
+
+
+def _pretty_json(document):
+    if document is None:
+        return "—"
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre class="payload">{}</pre>', text)
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """The event types the sources know, instead of a DISTINCT over every delivery."""
+
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        return [(event_type, event_type) for event_type in known_event_types()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(event_type=self.value())
+        return queryset
+
+
+# Read as plain database values, not instances: a million deliveries export in seconds.
+DELIVERY_COLUMNS = [
+    FieldColumn("id", "id"),
+    FieldColumn("received_at", IsoText("received_at")),
+    FieldColumn("source", "source"),
+    # Never the id: an Openvolt endpoint's path holds it, and the path is the credential.
+    FieldColumn("endpoint", "endpoint__description"),
+    FieldColumn("event_type", "event_type"),
+    FieldColumn("external_id", "external_id"),
+    FieldColumn("status", "status"),
+    FieldColumn("receipts", "receipt_count"),
+    FieldColumn("processing_attempts", "attempt_count"),
+    FieldColumn("last_received_at", IsoText("last_received_at")),
+    FieldColumn("processed_at", IsoText("processed_at")),
+    FieldColumn("error", "error"),
+]
+
+
+def _no_endpoint_link(field):
+    return "endpoint_name" if field == "endpoint" else field
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
+    list_display = [
+        "received_at",
+        "source",
+        "event_type",
+        "short_external_id",
+        "status",
+        "progress",
+        "receipt_count",
+        "attempt_count",
+    ]
+    list_filter = [
+        "source",
+        EventTypeFilter,
+        "status",
+        ReceivedFilter,
+        EndpointFilter,
+        ReceivedRangeFilter,
+    ]
+    list_select_related = ["endpoint"]
+    search_fields = ["=external_id"]
+    search_help_text = (
+        "Exact external id, meter id or number, customer e-mail, consent id, "
+        "invoice or account number."
+    )
+    changelist_deferred_fields = (
+        "payload",
+        "unparsed_body",
+        "error_traceback",
+        "summary",
+        "links",
+        "warnings",
+        "subjects",
+    )
+    actions = ["reprocess", "reprocess_everything", *export_actions(DELIVERY_COLUMNS)]
+    inlines = [ItemInline, ReceiptInline, AttemptInline, NotificationInline]
+    change_list_template = "admin/events/delivery/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
+        ("Outcome", {"fields": ["summary", "changed_objects", "warnings", "reported_changes"]}),
+        (
+            "Arrival",
+            {"fields": ["received_at", "last_received_at", "receipt_count", "occurred_at"]},
+        ),
+        (
+            "Processing",
+            {
+                "fields": [
+                    "item_progress",
+                    "attempt_count",
+                    "next_attempt_at",
+                    "processed_at",
+                    "error",
+                    "error_traceback",
+                ]
+            },
+        ),
+        ("Body", {"fields": ["pretty_payload", "unparsed_body"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        endpoints = self.admin_site.get_model_admin(WebhookEndpoint)
+        if endpoints.has_view_permission(request):
+            return fieldsets
+        # Endpoint settings are not everyone's: no link to them, and no endpoint id (an
+        # Openvolt endpoint's path holds its id, and that path is the credential).
+        return [
+            (name, {**options, "fields": [_no_endpoint_link(f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="endpoint")
+    def endpoint_name(self, delivery):
+        endpoint = delivery.endpoint
+        return f"{endpoint.get_source_display()}: {endpoint.description or '(no description)'}"
+
+    def get_search_results(self, request, queryset, search_term):
+        """An exact external id, or anything the delivery is about: both index lookups."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        about = Q(external_id=term) | Q(subjects__contains=[normalized(term)])
+        return queryset.filter(about), False
+
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("events.reprocess_delivery")
+
+    def get_urls(self):
+        # Before the default URLs, whose "<path:object_id>/" would take this one.
+        retry = self.admin_site.admin_view(lambda request: retry_failed_view(self, request))
+        return [
+            path("retry-failed/", retry, name="events_delivery_retry_failed"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_retry_failed": self.has_reprocess_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="external id", ordering="external_id")
+    def short_external_id(self, delivery):
+        if len(delivery.external_id) <= 32:
+            return delivery.external_id
+        return delivery.external_id[:31] + "…"
+
+    @admin.display(description="changed")
+    def changed_objects(self, delivery):
+        if not delivery.links:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a>',
+            ((path, label) for label, path in delivery.links),
+        )
+
+    @admin.display(description="payload")
+    def pretty_payload(self, delivery):
+        return _pretty_json(delivery.payload)
+
+    @admin.display(description="changes reported by Nectar")
+    def reported_changes(self, delivery):
+        """Nectar's `protectedChanges` and `old` (the values before an update), if sent."""
+        payload = delivery.payload if isinstance(delivery.payload, dict) else {}
+        reported = {key: payload[key] for key in ("protectedChanges", "old") if key in payload}
+        return _pretty_json(reported) if reported else "—"
+
+    @admin.display(description="items")
+    def progress(self, delivery):
+        """How far a delivery worked item by item got: "31 / 40 items"."""
+        counts = delivery.item_counts
+        if not counts:
+            return "—"
+        finished = sum(counts.get(status, 0) for status in DeliveryItem.SUCCEEDED)
+        return f"{finished:,} / {sum(counts.values()):,} items"
+
+    @admin.display(description="items")
+    def item_progress(self, delivery):
+        """Its items by status, each count linked to the list of those items."""
+        counts = delivery.item_counts
+        if not counts:
+            return "— (worked as a whole)"
+        items_url = reverse("admin:events_deliveryitem_changelist")
+        parts = [
+            (
+                f"{items_url}?delivery__id__exact={delivery.pk}&status__exact={status}",
+                f"{counts[status]:,} {label.lower()}",
+            )
+            for status, label in DeliveryItem.Status.choices
+            if counts.get(status)
+        ]
+        return format_html(
+            "{} items: {}",
+            f"{sum(counts.values()):,}",
+            format_html_join(", ", '<a href="{}">{}</a>', parts),
+        )
+
+    @admin.action(
+        description="Reprocess selected deliveries (only their failed items, if any)",
+        permissions=["reprocess"],
+    )
+    def reprocess(self, request, queryset):
+        self._reprocess(request, queryset, everything=False)
+
+    @admin.action(
+        description="Reprocess selected deliveries from the start (every item again)",
+        permissions=["reprocess"],
+    )
+    def reprocess_everything(self, request, queryset):
+        self._reprocess(request, queryset, everything=True)
+
+    def _reprocess(self, request, queryset, *, everything: bool):
+        queued, skipped = deliveries_reprocess(deliveries=queryset, everything=everything)
+        self.message_user(request, f"{queued} queued for processing.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} skipped: pending or processing ones are on their way already, "
+                "and rejected ones cannot be processed.",
+                messages.WARNING,
+            )

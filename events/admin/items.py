@@ -1,0 +1,60 @@
+"""The items of deliveries worked item by item: read-only, found from their delivery's page."""
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from common.admin import LargeTableAdmin, ReadOnlyAdmin
+from events.models import DeliveryItem
+
+
+@admin.register(DeliveryItem)
+class DeliveryItemAdmin(ReadOnlyAdmin, LargeTableAdmin):
+    list_display = [
+        "position",
+        "delivery_link",
+        "kind",
+        "subject",
+        "status",
+        "attempt_count",
+        "readings_stored",
+        "finished_at",
+        "short_error",
+    ]
+    list_filter = ["status", "kind"]
+    list_select_related = ["delivery"]
+    search_fields = ["=subject"]
+    search_help_text = "Exact meter id, consent id or meter number."
+    # The delivery's items in order: the unique (delivery, position) index.
+    ordering = ["delivery", "position"]
+    changelist_deferred_fields = ("parameters", "error_traceback", "links", "subjects", "warnings")
+    fields = readonly_fields = [
+        "delivery",
+        "position",
+        "kind",
+        "subject",
+        "parameters",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "started_at",
+        "finished_at",
+        "summary",
+        "readings_stored",
+        "warnings",
+        "error",
+        "error_traceback",
+    ]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The delivery page links here narrowed to one delivery.
+        return lookup == "delivery__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="delivery", ordering="delivery")
+    def delivery_link(self, item):
+        return format_html(
+            '<a href="../delivery/{}/change/">{}</a>', item.delivery_id, item.delivery_id
+        )
+
+    @admin.display(description="error")
+    def short_error(self, item):
+        return item.error if len(item.error) <= 80 else item.error[:79] + "…"
