@@ -148,3 +148,7 @@ def item_kind_register(name: str, kind: ItemKind) -> None:
 
 def item_kind_for(name: str) -> ItemKind:
     return _item_kinds[name]
+
+
+def item_kind_names() -> list[str]:
+    return sorted(_item_kinds)

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
+from common.metrics import delivery_received_count
 from events.dispatch import source_for
+from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
 from events.redaction import redact_document, redact_headers, redact_text
 from events.sources.base import Envelope, InvalidEnvelope, Refused
@@ -300,6 +302,9 @@ def _upsert(
                 _ANSWER[verdict],
             ],
         )
+    delivery_received_count(
+        source=endpoint.source, event_type=event_type_label(event_type), verdict=verdict
+    )
     return IntakeResult(delivery_id=delivery_id, duplicate=not created, rejection=rejection)
 
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from common.metrics import email_count
 from events.models import Delivery, EmailSubscription, Notification
 from events.tasks import notify_subscribers
 
@@ -44,6 +45,8 @@ def notifications_send(*, delivery_id: int) -> int:
                 last_error=f"{type(error).__name__}: {error}"
             )
             failed.append(email)
+    email_count(outcome="sent", count=sent)
+    email_count(outcome="failed", count=len(failed))
     if failed:
         raise NotificationsNotSent(f"Delivery {delivery_id}: not sent to {', '.join(failed)}.")
     return sent

@@ -1,12 +1,14 @@
 import logging
 
 from django.db import InterfaceError, OperationalError
+from drf_spectacular.utils import extend_schema
 from procrastinate.exceptions import ConnectorException
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events import intake
+from events.schema import intake_schema
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ class WebhookIntakeView(APIView):
     permission_classes = []
     http_method_names = ["post"]
 
+    @intake_schema
     def post(self, request, endpoint_id):
         try:
             endpoint = intake.endpoint_for_delivery(endpoint_id=endpoint_id)
@@ -62,6 +65,18 @@ class WebhookIntakeView(APIView):
             {"error": "method_not_allowed", "detail": "Deliveries are sent with POST."},
             status=status.HTTP_405_METHOD_NOT_ALLOWED,
             headers={"Allow": "POST"},
+        )
+
+
+class UnknownEndpointView(WebhookIntakeView):
+    """`/webhooks/<anything but a uuid>/`: no endpoint has such an address, said in JSON as
+    for an unknown uuid (not Django's HTML page)."""
+
+    @extend_schema(exclude=True)
+    def post(self, request, endpoint_id):
+        return Response(
+            {"error": "unknown_endpoint", "detail": "No webhook endpoint has this address."},
+            status=status.HTTP_404_NOT_FOUND,
         )
 
 

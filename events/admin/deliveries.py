@@ -20,12 +20,22 @@ from events.models import Delivery, DeliveryItem, WebhookEndpoint
 from events.processing import deliveries_reprocess
 from events.subjects import normalized
 
+# A payload naming a portfolio runs to megabytes: the page shows its beginning.
+PAYLOAD_SHOWN_CHARACTERS = 200_000
+
 
 def _pretty_json(document):
     if document is None:
         return "—"
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre class="payload">{}</pre>', text)
+    if len(text) <= PAYLOAD_SHOWN_CHARACTERS:
+        return format_html('<pre class="payload">{}</pre>', text)
+    return format_html(
+        '<pre class="payload">{}\n…</pre><p class="help">The first {} of {} characters.</p>',
+        text[:PAYLOAD_SHOWN_CHARACTERS],
+        f"{PAYLOAD_SHOWN_CHARACTERS:,}",
+        f"{len(text):,}",
+    )
 
 
 class EventTypeFilter(admin.SimpleListFilter):

@@ -73,7 +73,7 @@ def meter_data_received(delivery: Delivery) -> Outcome:
         work += _readings_items(index, entry)
     meters = len({item.subject for item in work if not item.skipped})
     return Outcome(
-        summary=f"{len(work)} item(s) queued for {meters} meter(s).",
+        summary=f"{len(work):,} item(s) queued for {meters:,} meter(s).",
         items=work,
     )
 

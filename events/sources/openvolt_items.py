@@ -99,7 +99,7 @@ def readings_store(item: DeliveryItem, fetched: Fetched) -> Outcome:
 def readings_summarize(items: list[DeliveryItem]) -> str:
     stored = sum(item.readings_stored for item in items)
     meters = len({item.subject for item in items})
-    return f"{stored} half-hourly readings stored for {meters} meter(s)."
+    return f"{stored:,} half-hourly readings stored for {meters:,} meter(s)."
 
 
 def _interval(item: DeliveryItem) -> tuple[datetime, datetime]:
