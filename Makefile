@@ -56,24 +56,25 @@ test: $(VENV)/.dev
 	@$(WITH_DATABASE) $(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
-	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.run
+	@$(WITH_DATABASE) $(BIN)/python -m bench.run
 
 # The console at scale: a 1,000,000-row export on a scratch database, then the admin pages on
 # the database DATABASE_URL names, seeded first with
 #   python manage.py seed_demo_data --deliveries 1000000 --readings 10000000
 bench-console: $(VENV)/.dev
-	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.exports
-	@$(WITH_DATABASE) $(BIN)/python -m tests.perf.pages
+	@$(WITH_DATABASE) $(BIN)/python -m bench.exports
+	@$(WITH_DATABASE) $(BIN)/python -m bench.pages
 
 # Style, the layers (pyproject.toml, [tool.importlinter]) and small files: a module over
-# MAX_LINES lines (migrations and tests aside) holds more than one idea.
+# MAX_LINES lines (migrations, tests and benchmarks aside) holds more than one idea.
 MAX_LINES := 400
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	@long=$$(find . -name '*.py' -not -path './.venv/*' -not -path './.data/*' \
-		-not -path '*/migrations/*' -not -path './tests/*' -exec wc -l {} + \
+		-not -path '*/migrations/*' -not -path './tests/*' -not -path './bench/*' \
+		-exec wc -l {} + \
 		| awk '$$2 != "total" && $$1 > $(MAX_LINES)'); \
 	if [ -n "$$long" ]; then echo "Over $(MAX_LINES) lines; split by idea:"; echo "$$long"; exit 1; fi
 

@@ -30,11 +30,11 @@ def parse_timestamp(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        # Stored in UTC: one whose UTC date is outside years 1-9999 could not be read back.
-        moment.astimezone(UTC)
+        # In UTC: one whose UTC date is outside years 1-9999 could not be read back, and
+        # PostgreSQL refuses offsets over 15:59 that Python reads (-20:33, say).
+        return moment.astimezone(UTC)
     except OverflowError:
         return None
-    return moment
 
 
 def parse_moment(text: str) -> datetime:

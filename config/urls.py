@@ -1,12 +1,26 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from events.views import WebhookIntakeView
+from console import health, metrics
+from events.views import UnknownEndpointView, WebhookIntakeView
 
 urlpatterns = [
     path("webhooks/<uuid:endpoint_id>/", WebhookIntakeView.as_view(), name="webhook-intake"),
+    path("webhooks/<str:endpoint_id>/", UnknownEndpointView.as_view()),
     path("admin/", admin.site.urls),
+    # Operations: CONTRACT.md section 4b.
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        staff_member_required(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
 ]
 
 if settings.OPENVOLT_SANDBOX:

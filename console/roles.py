@@ -1,7 +1,8 @@
 """The staff roles, as groups of permissions: what each may see and do in the console.
 
     Customer success   views every delivery, mirror and consent, but no endpoint settings and
-                       no signing secrets; works follow-ups (change them, add notes); exports.
+                       no signing secrets; works follow-ups (change them, add notes); exports;
+                       sees alerts, acknowledges and resolves them, sends a test alert.
     Integration admin  all of that, plus endpoints and their secrets, e-mail subscriptions,
                        reprocessing deliveries and the log of exports.
 
@@ -41,10 +42,17 @@ def _manage(app_label: str, model_name: str) -> Grant:
     return Grant(app_label, model_name, tuple(f"{action}_{model_name}" for action in actions))
 
 
+# Alerts are for whoever is on duty, in either role: acknowledging and resolving are the
+# `change` of an alert (its fields stay read-only), which no rule undoes.
+ALERT_GRANTS = (
+    Grant("console", "alert", ("view_alert", "change_alert")),
+    Grant("console", "alertnotice", ("view_alertnotice",)),
+)
 CUSTOMER_SUCCESS_GRANTS = (
     Grant("consents", "followup", ("change_followup",)),
     Grant("consents", "followupnote", ("add_followupnote",)),
     Grant("console", "exportlog", ("export_data",)),
+    *ALERT_GRANTS,
 )
 INTEGRATION_ADMIN_GRANTS = (
     *CUSTOMER_SUCCESS_GRANTS,

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, Q, QuerySet, Sum, When
 
 from common.admin import COUNT_CAP
 from consents.models import FollowUp, HostedConsent
+from console.models import Alert
 from events.models import Delivery, DeliveryDailyCount, WebhookEndpoint
 from meters.models import ReadingsReceivedDaily
 
@@ -66,6 +67,15 @@ def readings_received_daily(*, first_day: date) -> dict[date, int]:
         .order_by()
     )
     return dict(rows)
+
+
+def alerts_unresolved() -> QuerySet[Alert]:
+    """Alerts open or acknowledged: those nobody has acknowledged first, then the newest."""
+    return (
+        Alert.objects.filter(status__in=Alert.UNRESOLVED)
+        .select_related("acknowledged_by")
+        .order_by(Case(When(status=Alert.Status.OPEN, then=0), default=1), "-opened_at", "-id")
+    )
 
 
 def follow_ups_open() -> QuerySet[FollowUp]:

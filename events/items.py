@@ -25,7 +25,10 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from common.locks import advisory_locks_take
+from common.logs import delivery_logging
+from common.metrics import processing_timer
 from events.dispatch import ItemSkipped, Outcome, PayloadError, WorkItem, item_kind_for
+from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryItem
 from events.notifications import delivery_notifications_queue
 from events.retries import retry_at
@@ -121,18 +124,25 @@ def item_process(*, item_id: int) -> None:
     if item is None:
         return
     kind = item_kind_for(item.kind)
-    try:
-        fetched = kind.fetch(item)
-        with transaction.atomic():
-            advisory_locks_take(keys=[f"{kind.lock}:{item.subject}"])
-            outcome = kind.store(item, fetched)
-            _item_finish(item, Status.DONE, outcome)
-    except ItemSkipped as skipped:
-        with transaction.atomic():
-            _item_finish(item, Status.SKIPPED, Outcome(warnings=[str(skipped)]))
-    except Exception as error:
-        logger.warning("Item %s of delivery %s failed: %s", item.pk, item.delivery_id, error)
-        _item_fail(item, error)
+    source, event_type = Delivery.objects.values_list("source", "event_type").get(
+        pk=item.delivery_id
+    )
+    with (
+        delivery_logging(delivery_id=item.delivery_id),
+        processing_timer(source=source, event_type=event_type_label(event_type)),
+    ):
+        try:
+            fetched = kind.fetch(item)
+            with transaction.atomic():
+                advisory_locks_take(keys=[f"{kind.lock}:{item.subject}"])
+                outcome = kind.store(item, fetched)
+                _item_finish(item, Status.DONE, outcome)
+        except ItemSkipped as skipped:
+            with transaction.atomic():
+                _item_finish(item, Status.SKIPPED, Outcome(warnings=[str(skipped)]))
+        except Exception as error:
+            logger.warning("Item %s of delivery %s failed: %s", item.pk, item.delivery_id, error)
+            _item_fail(item, error)
 
 
 def delivery_items_rerun(*, delivery: Delivery) -> int:

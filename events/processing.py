@@ -13,8 +13,10 @@ import traceback
 from django.db import transaction
 from django.utils import timezone
 
+from common.metrics import processing_timer
 from events.dispatch import Outcome, handler_for
 from events.items import delivery_items_discard, delivery_items_rerun, items_fan_out
+from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryAttempt, DeliveryItem
 from events.notifications import delivery_notifications_queue
 from events.retries import retry_at
@@ -65,7 +67,12 @@ def delivery_process(*, delivery_id: int) -> None:
         attempt = DeliveryAttempt.objects.create(delivery=delivery)
 
     try:
-        with transaction.atomic():
+        with (
+            processing_timer(
+                source=delivery.source, event_type=event_type_label(delivery.event_type)
+            ),
+            transaction.atomic(),
+        ):
             outcome = handler(delivery) or Outcome()
             delivery.summary = outcome.summary
             delivery.links = outcome.links

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from events.models import Delivery
+from events.models import Delivery, OpenvoltBudget
 
 # What "retry everything that failed" means: failed (retrying on its own) and dead (gave up).
 FAILED_STATUSES = (Delivery.Status.FAILED, Delivery.Status.DEAD)
@@ -43,3 +43,9 @@ def deliveries_about(*, subjects: Iterable[str], limit: int) -> list[Delivery]:
         .only("id", "received_at", "source", "event_type", "status", "external_id", "summary")
         .order_by("-received_at", "-id")[:limit]
     )
+
+
+def openvolt_key_refusal() -> OpenvoltBudget | None:
+    """When Openvolt last refused the API key, and with which status, unless a call was
+    accepted since (events/sources/openvolt_budget.py records both)."""
+    return OpenvoltBudget.objects.filter(key_refused_at__isnull=False).first()

@@ -5,13 +5,16 @@ from django.db import connection
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+from common.logs import delivery_logging
+
 
 @app.task(name="events.process_delivery", queue="deliveries")
 def process_delivery(delivery_id: int) -> None:
     # Imported here: processing queues this task, so it imports this module.
     from events.processing import delivery_process
 
-    delivery_process(delivery_id=delivery_id)
+    with delivery_logging(delivery_id=delivery_id):
+        delivery_process(delivery_id=delivery_id)
 
 
 def delivery_run_queue(*, delivery_id: int, at: datetime | None = None) -> None:

@@ -19,6 +19,7 @@ from console.admin_filters import without_valid_consent_q
 from console.dashboard.charts import CHART_DAYS, deliveries_chart, readings_chart
 from console.dashboard.parts import (
     STATUSES_SHOWN,
+    AlertLine,
     Card,
     Dashboard,
     Item,
@@ -26,6 +27,7 @@ from console.dashboard.parts import (
     Panel,
     StatusRow,
 )
+from console.models import Alert
 from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS
 from events.models import Delivery, WebhookEndpoint
 from meters.admin_filters import stale_meters_q
@@ -43,6 +45,8 @@ def dashboard_build(*, request, site: AdminSite) -> Dashboard:
     links = Links(site)
     dashboard = Dashboard()
 
+    if _can_view(request, site, Alert):
+        _add_alerts(dashboard, links, now=now)
     if _can_view(request, site, Delivery):
         _add_deliveries(
             dashboard,
@@ -64,6 +68,29 @@ def dashboard_build(*, request, site: AdminSite) -> Dashboard:
 
 def _can_view(request, site: AdminSite, model: type[Model]) -> bool:
     return site.is_registered(model) and site.get_model_admin(model).has_view_permission(request)
+
+
+ALERTS_SHOWN = 10
+
+
+def _add_alerts(dashboard: Dashboard, links: Links, *, now) -> None:
+    """The alerts not resolved yet, open ones first, then the newest."""
+    unresolved = selectors.alerts_unresolved()
+    dashboard.alerts_link = links.changelist(Alert, status__in="open,acknowledged")
+    dashboard.alerts = [
+        AlertLine(
+            text=f"{alert.get_kind_display()}: {alert.subject_label}"
+            if alert.subject_label
+            else alert.get_kind_display(),
+            link=links.change(alert),
+            detail=alert.detail,
+            since=f"for {timesince(alert.opened_at, now, depth=2)}",
+            acknowledged=f"acknowledged by {alert.acknowledged_by}"
+            if alert.status == Alert.Status.ACKNOWLEDGED
+            else "",
+        )
+        for alert in unresolved[:ALERTS_SHOWN]
+    ]
 
 
 def _add_deliveries(

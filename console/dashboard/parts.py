@@ -83,8 +83,22 @@ class Panel:
     more: Figure | None = None
 
 
+@dataclass(frozen=True)
+class AlertLine:
+    """An alert still open, at the top of the dashboard."""
+
+    text: str
+    link: str
+    detail: str
+    since: str
+    acknowledged: str = ""
+
+
 @dataclass
 class Dashboard:
+    # None: the user may not see alerts; [] : none is open.
+    alerts: list[AlertLine] | None = None
+    alerts_link: str = ""
     cards: list[Card] = field(default_factory=list)
     status_rows: list[StatusRow] = field(default_factory=list)
     attention: list[Panel] = field(default_factory=list)
@@ -92,7 +106,13 @@ class Dashboard:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.cards or self.status_rows or self.attention or self.charts)
+        return not (
+            self.alerts is not None
+            or self.cards
+            or self.status_rows
+            or self.attention
+            or self.charts
+        )
 
 
 class Links:

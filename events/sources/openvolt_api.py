@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
+from common.metrics import openvolt_request_observe
 from common.moments import parse_timestamp
 from events.sources.openvolt_budget import (
     openvolt_call_slot,
@@ -183,16 +184,22 @@ class OpenvoltClient:
             last = attempt == self.attempts
             try:
                 with openvolt_call_slot() as ticket:
-                    response = httpx.request(
-                        method, url, headers=headers, timeout=self.timeout, **kwargs
-                    )
+                    started = time.monotonic()
+                    try:
+                        response = httpx.request(
+                            method, url, headers=headers, timeout=self.timeout, **kwargs
+                        )
+                    finally:
+                        elapsed = time.monotonic() - started
+                status = response.status_code
+                openvolt_request_observe(status=status, seconds=elapsed)
             except httpx.TransportError as error:
+                openvolt_request_observe(status=None, seconds=elapsed)
                 if last or not (idempotent or isinstance(error, httpx.ConnectError)):
                     # The class only: a transport error's text may quote the request.
                     raise OpenvoltError(f"{method} {path}: {type(error).__name__}.") from error
                 self._wait(attempt)
                 continue
-            status = response.status_code
             if ticket.key_refused and status not in (401, 403):
                 openvolt_key_refused_record(status=None)
             if status == 429:
