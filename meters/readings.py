@@ -14,7 +14,7 @@ from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
 # The readings travel as two arrays, bound server-side in binary (%b): for a 13-month backfill
 # (19,000 readings) this is 3.5 to 10 times faster than bulk_create, whose model instances and
 # text literals (timestamps the server must parse) cost more than the inserts themselves.
-# tests/perf/backfill.py measures it, and the alternatives, against COPY.
+# bench/backfill.py measures it, and the alternatives, against COPY.
 _READINGS_UPSERT_SQL = f"""
     INSERT INTO {IntervalReading._meta.db_table} AS stored
         (meter_id, start, consumption_kwh, fetched_at)

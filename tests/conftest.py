@@ -1,12 +1,10 @@
-import json
-import time
-from datetime import UTC, datetime
+"""Fixtures of the whole suite. Helpers that tests import are in tests/support/, factories of
+the rows they need in tests/factories.py."""
 
 import pytest
 from rest_framework.test import APIClient
-from standardwebhooks.webhooks import Webhook
 
-from events.services import endpoint_create
+from tests.factories import NectarEndpointFactory, OpenvoltEndpointFactory, StaffUserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +16,14 @@ def plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def openvolt_budget_for_tests(settings):
+    """Calls to the local stand-ins of Openvolt as fast as they answer; the tests of the
+    shared budget set their own."""
+    settings.OPENVOLT_API_MAX_RPS = 10_000
+    settings.OPENVOLT_API_MAX_CONCURRENCY = 8
+
+
 @pytest.fixture
 def api_client():
     return APIClient()
@@ -25,63 +31,25 @@ def api_client():
 
 @pytest.fixture
 def openvolt_endpoint(db):
-    endpoint, _ = endpoint_create(source="openvolt", description="Openvolt test")
-    return endpoint
+    return OpenvoltEndpointFactory(description="Openvolt test")
 
 
 @pytest.fixture
 def nectar_endpoint(db):
-    endpoint, secret = endpoint_create(source="nectar", description="Nectar test")
-    endpoint.test_secret = secret
-    return endpoint
+    """A Nectar endpoint; `test_secret` is its signing secret."""
+    return NectarEndpointFactory(description="Nectar test")
 
 
-def openvolt_envelope(event_type="customer.created", delivery_id="delivery-1", **overrides):
-    envelope = {
-        "subscription_id": "0315r6h8-7b9c-4b2e-bf8d-1139196ty78i",
-        "event_id": event_type,
-        "event_timestamp": "2024-04-28T11:44:01.010Z",
-        "delivery_id": delivery_id,
-        "payload": {"id": "6627795d54dc5b0961a08ae5", "name": "Customer Name"},
-    }
-    envelope.update(overrides)
-    return envelope
+@pytest.fixture
+def alice(db):
+    """A member of staff with a full name, for tests of who did what."""
+    return StaffUserFactory(username="alice", first_name="Alice", last_name="Archer")
 
 
-def nectar_event(event_type="connection.created.v2", **overrides):
-    event = {
-        "eventType": event_type,
-        "id": "dcb91efe-d2a1-4ae8-a672-5d0412c81fce",
-        "status": "active",
-        "updated": "2024-12-13T22:35:04.693469135",
-    }
-    event.update(overrides)
-    return event
-
-
-def nectar_headers(secret, body: bytes, *, message_id="msg_1", timestamp=None, prefix="svix"):
-    """Headers as Svix would send them, signed by the Standard Webhooks reference signer."""
-    timestamp = int(time.time()) if timestamp is None else int(timestamp)
-    signature = Webhook(secret).sign(
-        message_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()
-    )
-    return {
-        f"{prefix}-id": message_id,
-        f"{prefix}-timestamp": str(timestamp),
-        f"{prefix}-signature": signature,
-    }
-
-
-def as_django_headers(headers):
-    """Request headers as keyword arguments of Django's test client."""
-    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
-
-
-def post_json(client, endpoint, document, headers=None, content_type="application/json"):
-    body = document if isinstance(document, bytes) else json.dumps(document).encode()
-    return client.post(
-        endpoint.path, data=body, content_type=content_type, **as_django_headers(headers or {})
-    )
+@pytest.fixture
+def bob(db):
+    """A member of staff known by username only."""
+    return StaffUserFactory(username="bob")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from consents.services import follow_up_open_for_revocation, hosted_consent_upse
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, roles_apply
 from meters.services import customer_upsert
+from tests.factories import StaffUserFactory
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -51,11 +51,12 @@ def no_persistent_connections(monkeypatch):
 def colleague(transactional_db):
     # The groups come from a data migration, which a transactional test's flush removes.
     roles_apply()
-    user = User.objects.create_user(
-        "sam", password="a long test password", is_staff=True, first_name="Sam"
+    return StaffUserFactory(
+        username="sam",
+        password="a long test password",
+        first_name="Sam",
+        groups=[CUSTOMER_SUCCESS],
     )
-    user.groups.add(*user.groups.model.objects.filter(name=CUSTOMER_SUCCESS))
-    return user
 
 
 @pytest.fixture

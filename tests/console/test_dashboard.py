@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
@@ -23,14 +22,21 @@ from events.daily_counts import (
     delivery_daily_counts_refresh,
 )
 from events.models import Delivery, DeliveryDailyCount
-from events.services import endpoint_create
-from meters.models import Customer, IntervalReading, Meter, ReadingsReceivedDaily
+from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
 from meters.readings import (
     readings_received_count,
     readings_received_daily_rebuild,
     readings_upsert,
 )
-from tests.console.staff import staff_in
+from tests.factories import (
+    CustomerFactory,
+    DeliveryFactory,
+    FollowUpFactory,
+    HostedConsentFactory,
+    MeterFactory,
+    OpenvoltEndpointFactory,
+    StaffUserFactory,
+)
 
 INDEX = reverse("admin:index")
 Status = Delivery.Status
@@ -39,24 +45,6 @@ Status = Delivery.Status
 @pytest.fixture
 def now():
     return timezone.now()
-
-
-@pytest.fixture
-def make_delivery(openvolt_endpoint):
-    numbers = iter(range(1, 100_000))
-
-    def make(status=Status.PROCESSED, received_at=None, endpoint=None):
-        endpoint = endpoint or openvolt_endpoint
-        return Delivery.objects.create(
-            endpoint=endpoint,
-            source=endpoint.source,
-            external_id=f"d-{next(numbers)}",
-            event_type="customer.created",
-            status=status,
-            received_at=received_at or timezone.now(),
-        )
-
-    return make
 
 
 def dashboard_of(client):
@@ -96,19 +84,18 @@ def test_the_index_renders_the_dashboard_above_the_models_for_a_superuser(admin_
     assert "Switchboard" in page
 
 
-def test_delivery_figures_count_the_right_deliveries_and_link_to_exactly_them(
-    admin_client, make_delivery, now
-):
+def test_delivery_figures_count_the_right_deliveries_and_link_to_exactly_them(admin_client, now):
     today = timezone.localdate(now)
     for status in [Status.PROCESSED, Status.PROCESSED, Status.FAILED, Status.DEAD]:
-        make_delivery(status, received_at=now - timedelta(hours=1))
-    make_delivery(Status.DEAD, received_at=now - timedelta(days=3))
-    make_delivery(Status.IGNORED, received_at=now - timedelta(days=5))
-    make_delivery(Status.PROCESSED, received_at=now - timedelta(days=20))
+        DeliveryFactory(status=status, received_at=now - timedelta(hours=1))
+    DeliveryFactory(status=Status.DEAD, received_at=now - timedelta(days=3))
+    DeliveryFactory(status=Status.IGNORED, received_at=now - timedelta(days=5))
+    DeliveryFactory(status=Status.PROCESSED, received_at=now - timedelta(days=20))
     # "Last 7 days" is today and the 6 days before, whole days: as the daily counts.
-    make_delivery(Status.PROCESSED, received_at=day_bounds(today - timedelta(days=6))[0])
-    make_delivery(
-        Status.FAILED, received_at=day_bounds(today - timedelta(days=6))[0] - timedelta(seconds=1)
+    DeliveryFactory(status=Status.PROCESSED, received_at=day_bounds(today - timedelta(days=6))[0])
+    DeliveryFactory(
+        status=Status.FAILED,
+        received_at=day_bounds(today - timedelta(days=6))[0] - timedelta(seconds=1),
     )
     delivery_daily_counts_recount(first_day=today - timedelta(days=30), last_day=today)
 
@@ -142,14 +129,12 @@ def test_delivery_figures_count_the_right_deliveries_and_link_to_exactly_them(
         assert listed(admin_client, figure.link) == int(figure.text), figure
 
 
-def test_each_bar_of_the_deliveries_chart_links_to_its_day_and_outcome(
-    admin_client, make_delivery, now
-):
+def test_each_bar_of_the_deliveries_chart_links_to_its_day_and_outcome(admin_client, now):
     today = timezone.localdate(now)
     three_days_ago, _ = day_bounds(today - timedelta(days=3))
-    make_delivery(Status.FAILED, received_at=three_days_ago + timedelta(hours=2))
-    make_delivery(Status.FAILED, received_at=three_days_ago + timedelta(hours=23))
-    make_delivery(Status.FAILED, received_at=three_days_ago - timedelta(minutes=1))
+    DeliveryFactory(status=Status.FAILED, received_at=three_days_ago + timedelta(hours=2))
+    DeliveryFactory(status=Status.FAILED, received_at=three_days_ago + timedelta(hours=23))
+    DeliveryFactory(status=Status.FAILED, received_at=three_days_ago - timedelta(minutes=1))
     delivery_daily_counts_recount(first_day=today - timedelta(days=5), last_day=today)
 
     _, page = dashboard_of(admin_client)
@@ -161,8 +146,8 @@ def test_each_bar_of_the_deliveries_chart_links_to_its_day_and_outcome(
     assert listed(admin_client, link.replace("&amp;", "&")) == 2
 
 
-def test_the_received_filter_names_a_chart_day_and_ignores_nonsense(admin_client, make_delivery):
-    make_delivery(received_at=timezone.now())
+def test_the_received_filter_names_a_chart_day_and_ignores_nonsense(admin_client):
+    DeliveryFactory(status=Status.PROCESSED, received_at=timezone.now())
     changelist = reverse("admin:events_delivery_changelist")
 
     response = admin_client.get(changelist, {"received": timezone.localdate().isoformat()})
@@ -175,12 +160,12 @@ def test_the_received_filter_names_a_chart_day_and_ignores_nonsense(admin_client
     assert "<script>" not in response.content.decode()
 
 
-def test_daily_counts_follow_a_status_change_after_the_day(make_delivery, now):
+def test_daily_counts_follow_a_status_change_after_the_day(db, now):
     today = timezone.localdate(now)
     yesterday_noon = day_bounds(today - timedelta(days=1))[0] + timedelta(hours=12)
-    late = make_delivery(Status.PENDING, received_at=yesterday_noon)
-    make_delivery(Status.PROCESSED, received_at=yesterday_noon)
-    old = make_delivery(Status.FAILED, received_at=yesterday_noon - timedelta(days=10))
+    late = DeliveryFactory(status=Status.PENDING, received_at=yesterday_noon)
+    DeliveryFactory(status=Status.PROCESSED, received_at=yesterday_noon)
+    old = DeliveryFactory(status=Status.FAILED, received_at=yesterday_noon - timedelta(days=10))
     delivery_daily_counts_refresh(at=now.replace(minute=0))
 
     def counts(day):
@@ -212,51 +197,46 @@ def test_the_periodic_recount_is_a_registered_task():
 @pytest.fixture
 def mirror(db, now):
     """Meters fresh, stale and never read; consents valid, revoked, expiring; follow-ups."""
-    customer = Customer.objects.create(external_id="c-1", name="Acme Bakery", email="a@acme.test")
-
-    def meter(number, latest):
-        return Meter.objects.create(
-            external_id=f"m-{number}",
-            meter_number=number,
-            customer=customer,
-            latest_reading_start=latest,
-        )
-
-    meter("1000", now - timedelta(hours=3))
-    meter("2000", now - timedelta(days=3))
-    meter("3000", None)
-    meter("4000", now - timedelta(hours=1))
-    meter("5000", now - timedelta(hours=1))
-
-    def consent(external_id, *, valid, numbers, expiry=None):
-        return HostedConsent.objects.create(
-            external_id=external_id,
-            customer=customer,
-            valid=valid,
-            meter_numbers=numbers,
-            expiry=expiry,
-        )
+    customer = CustomerFactory(external_id="c-1", name="Acme Bakery", email="a@acme.test")
+    for number, latest in [
+        ("1000", now - timedelta(hours=3)),
+        ("2000", now - timedelta(days=3)),
+        ("3000", None),
+        ("4000", now - timedelta(hours=1)),
+        ("5000", now - timedelta(hours=1)),
+    ]:
+        MeterFactory(meter_number=number, customer=customer, latest_reading_start=latest)
 
     # 4000 is on a revoked consent only: invalid. 5000 was revoked, then consented again.
-    revoked = consent("revoked", valid=False, numbers=["4000", "5000"])
-    consent("again", valid=True, numbers=["5000"], expiry=now + timedelta(days=300))
-    consent("soon", valid=True, numbers=["1000"], expiry=now + timedelta(days=10))
-    consent("sooner", valid=True, numbers=["2000"], expiry=now + timedelta(days=2))
-    consent("later", valid=True, numbers=["3000"], expiry=now + timedelta(days=45))
-    consent("expired", valid=True, numbers=[], expiry=now - timedelta(days=1))
+    revoked = HostedConsentFactory(
+        external_id="revoked", customer=customer, valid=False, meter_numbers=["4000", "5000"]
+    )
+    for external_id, numbers, expires_in in [
+        ("again", ["5000"], timedelta(days=300)),
+        ("soon", ["1000"], timedelta(days=10)),
+        ("sooner", ["2000"], timedelta(days=2)),
+        ("later", ["3000"], timedelta(days=45)),
+        ("expired", [], -timedelta(days=1)),
+    ]:
+        HostedConsentFactory(
+            external_id=external_id,
+            customer=customer,
+            valid=True,
+            meter_numbers=numbers,
+            expiry=now + expires_in,
+        )
 
-    def follow_up(status, opened_days_ago, name):
-        return FollowUp.objects.create(
-            consent=consent(f"f-{name}", valid=False, numbers=[]),
+    for status, opened_days_ago, name in [
+        (FollowUp.Status.OPEN, 2, "Newer Ltd"),
+        (FollowUp.Status.CONTACTED, 9, "Oldest & Sons"),
+        (FollowUp.Status.RESOLVED, 30, "Done Ltd"),
+    ]:
+        FollowUpFactory(
+            consent__customer=customer,
             status=status,
-            reason="Consent revoked: contact the customer",
             customer_name=name,
             opened_at=now - timedelta(days=opened_days_ago),
         )
-
-    follow_up(FollowUp.Status.OPEN, 2, "Newer Ltd")
-    follow_up(FollowUp.Status.CONTACTED, 9, "Oldest & Sons")
-    follow_up(FollowUp.Status.RESOLVED, 30, "Done Ltd")
     return revoked
 
 
@@ -286,11 +266,9 @@ def test_meter_consent_and_follow_up_figures_are_right_and_linked(admin_client, 
     assert consents.items[0].detail.endswith("in 1\xa0day")
 
 
-def test_parts_are_hidden_from_those_who_may_not_view_their_model(client, mirror, make_delivery):
-    make_delivery(Status.DEAD)
-    user = User.objects.create_user("fu", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_followup"))
-    client.force_login(user)
+def test_parts_are_hidden_from_those_who_may_not_view_their_model(client, mirror):
+    DeliveryFactory(status=Status.DEAD)
+    client.force_login(StaffUserFactory(permissions=["view_followup"]))
 
     dashboard, page = dashboard_of(client)
 
@@ -304,7 +282,7 @@ def test_parts_are_hidden_from_those_who_may_not_view_their_model(client, mirror
 
 
 def test_a_staff_user_without_any_permission_sees_no_dashboard(client, mirror):
-    client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
+    client.force_login(StaffUserFactory())
 
     dashboard, page = dashboard_of(client)
 
@@ -312,9 +290,9 @@ def test_a_staff_user_without_any_permission_sees_no_dashboard(client, mirror):
     assert "At a glance" not in page
 
 
-def test_customer_success_sees_every_part(client, mirror, make_delivery):
-    make_delivery(Status.DEAD)
-    client.force_login(staff_in("Customer success"))
+def test_customer_success_sees_every_part(client, mirror):
+    DeliveryFactory(status=Status.DEAD)
+    client.force_login(StaffUserFactory(groups=["Customer success"]))
 
     dashboard, _ = dashboard_of(client)
 
@@ -323,9 +301,13 @@ def test_customer_success_sees_every_part(client, mirror, make_delivery):
     assert len(dashboard.charts) == 2
 
 
-def test_the_index_reads_summaries_and_bounded_ranges_only(admin_client, mirror, make_delivery):
+def test_the_index_reads_summaries_and_bounded_ranges_only(admin_client, mirror, openvolt_endpoint):
     for hours in range(0, 200, 5):
-        make_delivery(Status.PROCESSED, received_at=timezone.now() - timedelta(hours=hours))
+        DeliveryFactory(
+            endpoint=openvolt_endpoint,
+            status=Status.PROCESSED,
+            received_at=timezone.now() - timedelta(hours=hours),
+        )
     call_command("refresh_dashboard", stdout=io.StringIO())
     admin_client.get(INDEX)  # warm the session and the content types
 
@@ -344,28 +326,27 @@ def test_the_index_reads_summaries_and_bounded_ranges_only(admin_client, mirror,
 
 @pytest.fixture
 def endpoints(db):
-    def endpoint(name):
-        created, _ = endpoint_create(source="openvolt", description=name)
-        return created
+    return {
+        name: OpenvoltEndpointFactory(description=name)
+        for name in ["busy", "chatty", "daily", "new"]
+    }
 
-    return {name: endpoint(name) for name in ["busy", "chatty", "daily", "new"]}
 
-
-def test_endpoints_silent_for_longer_than_usual_are_flagged(make_delivery, endpoints, now):
+def test_endpoints_silent_for_longer_than_usual_are_flagged(endpoints, now):
     # Busy: every 10 minutes for a day, then nothing for 2 hours (allowed: an hour).
     for minutes in range(120, 24 * 60, 10):
-        make_delivery(endpoint=endpoints["busy"], received_at=now - timedelta(minutes=minutes))
+        DeliveryFactory(endpoint=endpoints["busy"], received_at=now - timedelta(minutes=minutes))
     # Chatty: the same rhythm, and its latest 20 minutes ago.
     for minutes in range(20, 24 * 60, 10):
-        make_delivery(endpoint=endpoints["chatty"], received_at=now - timedelta(minutes=minutes))
+        DeliveryFactory(endpoint=endpoints["chatty"], received_at=now - timedelta(minutes=minutes))
     # Daily: once a day, the latest 25 hours ago (allowed: a day).
     for days in range(0, 6):
-        make_delivery(
+        DeliveryFactory(
             endpoint=endpoints["daily"], received_at=now - timedelta(hours=25 + 24 * days)
         )
     # New: two deliveries are no rhythm yet.
     for hours in (30, 40):
-        make_delivery(endpoint=endpoints["new"], received_at=now - timedelta(hours=hours))
+        DeliveryFactory(endpoint=endpoints["new"], received_at=now - timedelta(hours=hours))
 
     silent = endpoints_silent(now=now)
 
@@ -374,11 +355,9 @@ def test_endpoints_silent_for_longer_than_usual_are_flagged(make_delivery, endpo
     assert silent[0].usual_gap == timedelta(days=1)
 
 
-def test_silent_endpoints_show_on_the_dashboard_with_the_rule(
-    admin_client, make_delivery, endpoints, now
-):
+def test_silent_endpoints_show_on_the_dashboard_with_the_rule(admin_client, endpoints, now):
     for minutes in range(180, 600, 10):
-        make_delivery(endpoint=endpoints["busy"], received_at=now - timedelta(minutes=minutes))
+        DeliveryFactory(endpoint=endpoints["busy"], received_at=now - timedelta(minutes=minutes))
 
     dashboard, page = dashboard_of(admin_client)
 

@@ -4,7 +4,6 @@ deliveries since a moment, and delivery pages that stay short however often it w
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -13,8 +12,8 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events import admin_retry
 from events.models import Delivery, DeliveryAttempt, DeliveryReceipt
-from events.services import endpoint_create
-from tests.conftest import openvolt_envelope, post_json
+from tests.factories import DeliveryFactory, OpenvoltEndpointFactory, StaffUserFactory
+from tests.support.webhooks import openvolt_envelope, post_json
 
 CHANGELIST = reverse("admin:events_delivery_changelist")
 RETRY = reverse("admin:events_delivery_retry_failed")
@@ -26,50 +25,37 @@ def shown(response):
     return {delivery.external_id for delivery in response.context["cl"].result_list}
 
 
-def staff_user(*codenames):
-    user = User.objects.create_user("chaser", password="pw", is_staff=True)
-    for codename in codenames:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return user
-
-
-@pytest.fixture
-def make_delivery(openvolt_endpoint):
-    def make(external_id, status=Status.PROCESSED, received_at=None, **fields):
-        return Delivery.objects.create(
-            endpoint=fields.pop("endpoint", openvolt_endpoint),
-            source=fields.pop("source", "openvolt"),
-            external_id=external_id,
-            event_type=fields.pop("event_type", "customer.created"),
-            status=status,
-            received_at=received_at or timezone.now(),
-            payload=fields.pop("payload", {}),
-            **fields,
-        )
-
-    return make
-
-
 # Filters
 
 
 @pytest.fixture
-def assorted(make_delivery, nectar_endpoint):
+def assorted(openvolt_endpoint, nectar_endpoint):
     """Deliveries that differ in one thing each, at known times."""
     return {
-        "failed": make_delivery(
-            "failed",
-            Status.FAILED,
-            datetime(2026, 11, 20, 9, tzinfo=UTC),
+        "failed": DeliveryFactory(
+            endpoint=openvolt_endpoint,
+            external_id="failed",
+            status=Status.FAILED,
+            received_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
             event_type="meter.created",
         ),
-        "dead": make_delivery("dead", Status.DEAD, datetime(2026, 11, 21, 9, tzinfo=UTC)),
-        "processed": make_delivery("processed", received_at=datetime(2026, 11, 22, 9, tzinfo=UTC)),
-        "nectar": make_delivery(
-            "nectar",
-            received_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+        "dead": DeliveryFactory(
+            endpoint=openvolt_endpoint,
+            external_id="dead",
+            status=Status.DEAD,
+            received_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
+        ),
+        "processed": DeliveryFactory(
+            endpoint=openvolt_endpoint,
+            external_id="processed",
+            status=Status.PROCESSED,
+            received_at=datetime(2026, 11, 22, 9, tzinfo=UTC),
+        ),
+        "nectar": DeliveryFactory(
             endpoint=nectar_endpoint,
-            source="nectar",
+            external_id="nectar",
+            status=Status.PROCESSED,
+            received_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
             event_type="document.created.v2",
         ),
     }
@@ -103,7 +89,7 @@ def test_each_filter_narrows_the_list(admin_client, assorted, query, expected):
 def test_the_endpoint_filter_lists_endpoints_by_description(
     admin_client, assorted, openvolt_endpoint, nectar_endpoint
 ):
-    spare, _ = endpoint_create(source="openvolt", description="Openvolt staging")
+    spare = OpenvoltEndpointFactory(description="Openvolt staging")
 
     response = admin_client.get(CHANGELIST)
 
@@ -221,10 +207,11 @@ def test_search_finds_a_delivery_by_each_key(admin_client, about, term, expected
     assert shown(admin_client.get(CHANGELIST, {"q": term})) == expected
 
 
-def test_search_finds_what_processing_added_to_the_subjects(admin_client, make_delivery):
+def test_search_finds_what_processing_added_to_the_subjects(admin_client):
     # A meter_data.received payload names the meter id only; processing adds its number.
-    make_delivery(
-        "processed-readings",
+    DeliveryFactory(
+        external_id="processed-readings",
+        status=Status.PROCESSED,
         event_type="meter_data.received",
         subjects=["5rgh7884a9c14daf2a8u7f4e", "1200099999999"],
     )
@@ -236,16 +223,19 @@ def test_search_finds_what_processing_added_to_the_subjects(admin_client, make_d
 
 
 @pytest.fixture
-def failures(make_delivery):
+def failures(db):
     now = timezone.now()
     return {
-        "old-failed": make_delivery("old-failed", Status.FAILED, now - timedelta(days=3)),
-        "failed": make_delivery("failed", Status.FAILED, now - timedelta(hours=5)),
-        "dead": make_delivery(
-            "dead", Status.DEAD, now - timedelta(hours=4), event_type="meter.created"
-        ),
-        "processed": make_delivery("processed", Status.PROCESSED, now - timedelta(hours=3)),
-        "rejected": make_delivery("rejected", Status.REJECTED, now - timedelta(hours=2)),
+        external_id: DeliveryFactory(
+            external_id=external_id, status=status, received_at=now - ago, event_type=event_type
+        )
+        for external_id, status, ago, event_type in [
+            ("old-failed", Status.FAILED, timedelta(days=3), "customer.created"),
+            ("failed", Status.FAILED, timedelta(hours=5), "customer.created"),
+            ("dead", Status.DEAD, timedelta(hours=4), "meter.created"),
+            ("processed", Status.PROCESSED, timedelta(hours=3), "customer.created"),
+            ("rejected", Status.REJECTED, timedelta(hours=2), "customer.created"),
+        ]
     }
 
 
@@ -261,7 +251,7 @@ def pending():
 def test_the_changelist_links_to_the_retry_page_for_those_who_may_reprocess(admin_client, client):
     assert f'href="{RETRY}"' in admin_client.get(CHANGELIST).content.decode()
 
-    client.force_login(staff_user("view_delivery"))
+    client.force_login(StaffUserFactory(permissions=["view_delivery"]))
     page = client.get(CHANGELIST).content.decode()
     assert "Retry everything failed" not in page
 
@@ -336,7 +326,7 @@ def test_too_many_points_to_the_command_instead(admin_client, failures, monkeypa
 
 @pytest.mark.parametrize("codenames", [(), ("view_delivery",)])
 def test_retrying_needs_the_reprocess_permission(client, failures, codenames):
-    client.force_login(staff_user(*codenames))
+    client.force_login(StaffUserFactory(permissions=codenames))
 
     assert client.get(RETRY, {"since": _since(6)}).status_code == 403
     assert client.post(RETRY, {"since": _since(6)}).status_code == 403
@@ -344,7 +334,7 @@ def test_retrying_needs_the_reprocess_permission(client, failures, codenames):
 
 
 def test_the_reprocess_permission_alone_is_enough(client, failures):
-    client.force_login(staff_user("view_delivery", "reprocess_delivery"))
+    client.force_login(StaffUserFactory(permissions=["view_delivery", "reprocess_delivery"]))
 
     client.post(RETRY, {"since": _since(6)})
 
@@ -361,8 +351,10 @@ def test_the_retry_page_needs_a_staff_login(client, failures):
 # The delivery page stays bounded
 
 
-def test_a_delivery_retried_ten_thousand_times_shows_its_latest_fifty(admin_client, make_delivery):
-    delivery = make_delivery("retried", Status.DEAD, attempt_count=10_000, receipt_count=60)
+def test_a_delivery_retried_ten_thousand_times_shows_its_latest_fifty(admin_client):
+    delivery = DeliveryFactory(
+        external_id="retried", status=Status.DEAD, attempt_count=10_000, receipt_count=60
+    )
     start = timezone.now() - timedelta(days=30)
     DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(
@@ -400,8 +392,8 @@ def test_a_delivery_retried_ten_thousand_times_shows_its_latest_fifty(admin_clie
     assert all("LIMIT 50" in sql or "COUNT(" in sql for sql in attempt_reads)
 
 
-def test_a_delivery_with_few_attempts_shows_them_all_without_a_note(admin_client, make_delivery):
-    delivery = make_delivery("once", Status.PROCESSED)
+def test_a_delivery_with_few_attempts_shows_them_all_without_a_note(admin_client):
+    delivery = DeliveryFactory(external_id="once", status=Status.PROCESSED)
     DeliveryAttempt.objects.create(delivery=delivery, result="processed")
 
     response = admin_client.get(reverse("admin:events_delivery_change", args=[delivery.pk]))

@@ -8,20 +8,27 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
 from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from common import exports
-from consents.models import ConnectionAccount, FollowUp, HostedConsent, UtilityConnection
+from consents.models import ConnectionAccount, UtilityConnection
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, INTEGRATION_ADMIN
 from events.models import Delivery
-from meters.models import Customer, IntervalReading, Meter, UtilityBill
-from tests.conftest import openvolt_envelope, post_json
-from tests.console.staff import action_names, staff_in
+from meters.models import Customer, IntervalReading
+from tests.factories import (
+    CustomerFactory,
+    FollowUpFactory,
+    HostedConsentFactory,
+    MeterFactory,
+    StaffUserFactory,
+    UtilityBillFactory,
+)
+from tests.support.admin import action_names
+from tests.support.webhooks import openvolt_envelope, post_json
 
 DELIVERIES = reverse("admin:events_delivery_changelist")
 CUSTOMERS = reverse("admin:meters_customer_changelist")
@@ -39,32 +46,32 @@ def deliveries(api_client, openvolt_endpoint):
 
 @pytest.fixture
 def customer_success(client, db):
-    client.force_login(staff_in(CUSTOMER_SUCCESS))
+    client.force_login(StaffUserFactory(username="customer-success", groups=[CUSTOMER_SUCCESS]))
     return client
 
 
 @pytest.fixture
 def mirrors(db):
     """One object of each exported mirror, with values of every kind a column holds."""
-    customer = Customer.objects.create(
+    customer = CustomerFactory(
         external_id="c-1",
         name="@SUM(1+1)*cmd",
         email="ops@example.com",
         created_on_platform=datetime(2024, 4, 28, 11, 44, tzinfo=UTC),
     )
-    meter = Meter.objects.create(external_id="m-1", meter_number="1200000000001", customer=customer)
+    meter = MeterFactory(external_id="m-1", meter_number="1200000000001", customer=customer)
     IntervalReading.objects.create(
         meter=meter, start=datetime(2024, 4, 28, tzinfo=UTC), consumption_kwh=Decimal("0.25")
     )
-    consent = HostedConsent.objects.create(
+    consent = HostedConsentFactory(
         external_id="hc-1", customer=customer, meter_numbers=["1200000000001"]
     )
-    FollowUp.objects.create(consent=consent, reason="Consent revoked: contact the customer")
+    FollowUpFactory(consent=consent)
     connection = UtilityConnection.objects.create(
         external_id="uc-1", company_nectar_id="co-1", company_name="-Acme"
     )
     ConnectionAccount.objects.create(connection=connection, account_number="A-1")
-    UtilityBill.objects.create(
+    UtilityBillFactory(
         external_id="ub-1",
         company_nectar_id="co-1",
         invoice_id="#N/A",
@@ -145,7 +152,7 @@ def test_a_stream_cut_short_is_logged_as_partial(rf, db):
     )
     # Straight to the action, as the server sees it: the test client would close the stream.
     request = rf.post(CUSTOMERS, {"action": "export_csv", "select_across": "1"})
-    request.user = staff_in(CUSTOMER_SUCCESS)
+    request.user = StaffUserFactory(groups=[CUSTOMER_SUCCESS])
     customers = admin.site.get_model_admin(Customer)
     export_csv = customers.get_actions(request)["export_csv"][0]
     response = export_csv(customers, request, Customer.objects.all())
@@ -289,9 +296,7 @@ def test_an_export_reads_instances_or_database_values_not_both():
 
 
 def test_export_without_the_permission_is_refused(client, db, mirrors):
-    user = staff_in(username="viewer")
-    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    client.force_login(user)
+    client.force_login(StaffUserFactory(permissions=["view_customer"]))
 
     listing = client.get(CUSTOMERS)
     responses = [post_export(client, CUSTOMERS, action) for action in ("export_csv", "export_xlsx")]
@@ -305,9 +310,7 @@ def test_export_without_the_permission_is_refused(client, db, mirrors):
 
 
 def test_the_export_permission_alone_does_not_open_a_list(client, db, mirrors):
-    user = staff_in(username="exporter")
-    user.user_permissions.add(Permission.objects.get(codename="export_data"))
-    client.force_login(user)
+    client.force_login(StaffUserFactory(permissions=["export_data"]))
 
     assert post_export(client, CUSTOMERS, "export_csv").status_code == 403
     assert not ExportLog.objects.exists()
@@ -326,7 +329,7 @@ def test_a_superuser_exports(admin_client, mirrors):
 def test_the_export_log_is_read_only_for_integration_admins(client, customer_success, deliveries):
     csv_rows(post_export(customer_success, DELIVERIES, "export_csv"))
     log = the_log()
-    client.force_login(staff_in(INTEGRATION_ADMIN))
+    client.force_login(StaffUserFactory(groups=[INTEGRATION_ADMIN]))
 
     listing = client.get(reverse("admin:console_exportlog_changelist"))
     page = client.get(reverse("admin:console_exportlog_change", args=[log.pk]))

@@ -1,27 +1,18 @@
-"""Working follow-ups: the allowed moves and their refusals, the history with its authors, the
-admin actions and page, the list's filters and order."""
+"""Working follow-ups in the admin: the actions, the follow-up's page, the list's filters and
+order. The services they call are tested in tests/consents/test_follow_ups.py."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from consents.models import FollowUp, FollowUpNote, HostedConsent
-from consents.services import (
-    follow_up_assign,
-    follow_up_due_set,
-    follow_up_mark_contacted,
-    follow_up_mark_wont_fix,
-    follow_up_note_add,
-    follow_up_open_for_revocation,
-    follow_up_resolve,
-)
-from meters.models import Customer, Meter
+from consents.models import FollowUp, FollowUpNote
+from consents.services import follow_up_assign, follow_up_note_add, follow_up_resolve
+from tests.factories import CustomerFactory, MeterFactory, StaffUserFactory
+from tests.support.follow_ups import history, open_follow_up
 
 CHANGELIST = reverse("admin:consents_followup_changelist")
 Status = FollowUp.Status
@@ -34,192 +25,6 @@ def change_url(follow_up):
 
 def work_url(follow_up):
     return reverse("admin:consents_followup_work", args=[follow_up.pk])
-
-
-@pytest.fixture
-def alice(db):
-    return User.objects.create_user(
-        "alice", first_name="Alice", last_name="Archer", is_staff=True, password="pw"
-    )
-
-
-@pytest.fixture
-def bob(db):
-    return User.objects.create_user("bob", is_staff=True, password="pw")
-
-
-_consents = iter(range(1, 10_000))
-
-
-def revoked_consent(*, customer=None, meter_numbers=("1200023305967",), revoked_at=None):
-    number = next(_consents)
-    return HostedConsent.objects.create(
-        external_id=f"consent-{number}",
-        customer=customer,
-        valid=False,
-        revoked_at=revoked_at or datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
-        meter_numbers=list(meter_numbers),
-    )
-
-
-def open_follow_up(**consent_fields) -> FollowUp:
-    follow_up, created = follow_up_open_for_revocation(consent=revoked_consent(**consent_fields))
-    assert created
-    return follow_up
-
-
-def history(follow_up):
-    return [
-        (note.kind, note.author.username if note.author else None, note.text)
-        for note in follow_up.notes.select_related("author").order_by("created_at", "id")
-    ]
-
-
-# The moves and their refusals
-
-
-def test_open_contacted_resolved_writes_a_history_with_who_did_what(db, alice, bob):
-    follow_up = open_follow_up()
-
-    follow_up_assign(follow_up=follow_up, assignee=alice, by=bob)
-    follow_up_mark_contacted(follow_up=follow_up, by=alice, note="Left a voicemail.")
-    assert (follow_up.status, follow_up.closed_at) == (Status.CONTACTED, None)
-    follow_up_resolve(follow_up=follow_up, by=alice, note="They consented again.")
-
-    follow_up.refresh_from_db()
-    assert follow_up.status == Status.RESOLVED
-    assert follow_up.closed_at is not None
-    assert history(follow_up) == [
-        (Kind.REVOCATION, None, "Opened: the consent was revoked on 01 Mar 2025 at 09:30 UTC."),
-        (Kind.ASSIGNMENT, "bob", "Assigned to Alice Archer."),
-        (Kind.NOTE, "alice", "Left a voicemail."),
-        (Kind.STATUS, "alice", "Marked contacted."),
-        (Kind.NOTE, "alice", "They consented again."),
-        (Kind.STATUS, "alice", "Marked resolved."),
-    ]
-
-
-def test_open_can_be_resolved_directly(db, alice):
-    follow_up = follow_up_resolve(follow_up=open_follow_up(), by=alice)
-
-    assert follow_up.status == Status.RESOLVED
-    assert history(follow_up)[-1] == (Kind.STATUS, "alice", "Marked resolved.")
-
-
-@pytest.mark.parametrize(
-    ("status", "move"),
-    [
-        (Status.RESOLVED, follow_up_mark_contacted),
-        (Status.RESOLVED, follow_up_resolve),
-        (Status.WONT_FIX, follow_up_mark_contacted),
-        (Status.WONT_FIX, follow_up_resolve),
-        (Status.CONTACTED, follow_up_mark_contacted),
-    ],
-)
-def test_refused_moves_change_nothing(db, alice, status, move):
-    follow_up = open_follow_up()
-    FollowUp.objects.filter(pk=follow_up.pk).update(status=status)
-    notes_before = follow_up.notes.count()
-
-    with pytest.raises(ValidationError) as refused:
-        move(follow_up=follow_up, by=alice)
-
-    follow_up.refresh_from_db()
-    assert follow_up.status == status
-    assert follow_up.closed_at is None
-    assert follow_up.notes.count() == notes_before
-    assert f"Follow-up {follow_up.pk} is" in refused.value.messages[0]
-
-
-def test_a_resolved_one_cannot_be_marked_won_t_fix_either(db, alice):
-    follow_up = follow_up_resolve(follow_up=open_follow_up(), by=alice)
-
-    with pytest.raises(ValidationError, match="is resolved: it cannot be marked won't fix"):
-        follow_up_mark_wont_fix(follow_up=follow_up, by=alice, reason="No longer a customer.")
-
-
-def test_won_t_fix_needs_a_reason_and_keeps_it(db, alice):
-    follow_up = open_follow_up()
-
-    with pytest.raises(ValidationError, match="Say why"):
-        follow_up_mark_wont_fix(follow_up=follow_up, by=alice, reason="   ")
-    assert FollowUp.objects.get(pk=follow_up.pk).status == Status.OPEN
-
-    follow_up_mark_wont_fix(follow_up=follow_up, by=alice, reason="Site closed for good.")
-    follow_up.refresh_from_db()
-    assert follow_up.status == Status.WONT_FIX
-    assert follow_up.closed_at is not None
-    assert history(follow_up)[-2:] == [
-        (Kind.NOTE, "alice", "Site closed for good."),
-        (Kind.STATUS, "alice", "Marked won't fix."),
-    ]
-
-
-def test_assignments_are_noted_once_each(db, alice, bob):
-    follow_up = open_follow_up()
-
-    follow_up_assign(follow_up=follow_up, assignee=bob, by=bob)
-    follow_up_assign(follow_up=follow_up, assignee=bob, by=bob)  # no change, no note
-    follow_up_assign(follow_up=follow_up, assignee=alice, by=bob)
-    follow_up_assign(follow_up=follow_up, assignee=None, by=alice)
-
-    assert follow_up.assignee is None
-    assert [text for kind, _, text in history(follow_up) if kind == Kind.ASSIGNMENT] == [
-        "Assigned to bob.",
-        "Assigned to Alice Archer (was bob).",
-        "Unassigned (was Alice Archer).",
-    ]
-
-
-def test_closed_follow_ups_are_not_reassigned_or_rescheduled(db, alice, bob):
-    follow_up = follow_up_resolve(follow_up=open_follow_up(), by=alice)
-
-    with pytest.raises(ValidationError, match="closed follow-up is not assigned"):
-        follow_up_assign(follow_up=follow_up, assignee=bob, by=bob)
-    with pytest.raises(ValidationError, match="closed follow-up is not given a due date"):
-        follow_up_due_set(follow_up=follow_up, due_on=date(2025, 4, 1), by=bob)
-    assert FollowUp.objects.get(pk=follow_up.pk).assignee is None
-
-
-def test_due_date_changes_are_noted(db, alice):
-    follow_up = open_follow_up()
-
-    follow_up_due_set(follow_up=follow_up, due_on=date(2025, 4, 1), by=alice)
-    follow_up_due_set(follow_up=follow_up, due_on=None, by=alice)
-
-    assert [text for kind, _, text in history(follow_up) if kind == Kind.DUE_DATE] == [
-        "Due date set to Tue 01 Apr 2025.",
-        "Due date removed.",
-    ]
-
-
-def test_notes_need_text_and_may_be_added_to_closed_ones(db, alice):
-    follow_up = follow_up_resolve(follow_up=open_follow_up(), by=alice)
-
-    with pytest.raises(ValidationError):
-        follow_up_note_add(follow_up=follow_up, author=alice, text="  \n ")
-    follow_up_note_add(follow_up=follow_up, author=alice, text="  Called back to confirm.  ")
-
-    assert history(follow_up)[-1] == (Kind.NOTE, "alice", "Called back to confirm.")
-
-
-def test_a_new_revocation_reusing_the_open_follow_up_says_so(db, alice):
-    consent = revoked_consent()
-    follow_up, _ = follow_up_open_for_revocation(consent=consent)
-    follow_up_mark_contacted(follow_up=follow_up, by=alice)
-
-    follow_up_open_for_revocation(consent=consent)  # the same revocation again: nothing new
-    consent.revoked_at = datetime(2025, 5, 2, 14, 0, tzinfo=UTC)
-    consent.save()
-    reused, created = follow_up_open_for_revocation(consent=consent)
-
-    assert (reused.pk, created) == (follow_up.pk, False)
-    revocations = [text for kind, _, text in history(follow_up) if kind == Kind.REVOCATION]
-    assert revocations == [
-        "Opened: the consent was revoked on 01 Mar 2025 at 09:30 UTC.",
-        "The consent was revoked again on 02 May 2025 at 14:00 UTC. This follow-up, still "
-        "contacted, covers that revocation too.",
-    ]
 
 
 # The admin: actions
@@ -283,15 +88,8 @@ def test_won_t_fix_action_asks_for_the_reason_first(admin_client):
     assert ("note", "admin", "Customer moved abroad.") in history(follow_up)
 
 
-def staff_with(*codenames, username="carol"):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    for codename in codenames:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return user
-
-
 def test_staff_with_view_and_change_on_follow_ups_can_work_them(db, client):
-    carol = staff_with("view_followup", "change_followup")
+    carol = StaffUserFactory(username="carol", permissions=["view_followup", "change_followup"])
     client.force_login(carol)
     follow_up = open_follow_up()
 
@@ -321,7 +119,7 @@ def test_staff_with_view_and_change_on_follow_ups_can_work_them(db, client):
 
 
 def test_staff_who_may_only_view_cannot_work_them(db, client):
-    client.force_login(staff_with("view_followup", username="viewer"))
+    client.force_login(StaffUserFactory(permissions=["view_followup"]))
     follow_up = open_follow_up()
 
     action_form = client.get(CHANGELIST).context["action_form"]
@@ -340,11 +138,8 @@ def test_staff_who_may_only_view_cannot_work_them(db, client):
 
 
 def test_page_shows_who_to_call_the_meters_and_the_history(admin_client, alice):
-    customer = Customer.objects.create(
-        external_id="cust-1", name="Hartley & Sons", email="ops@hartley.example"
-    )
-    meter = Meter.objects.create(
-        external_id="m-1",
+    customer = CustomerFactory(name="Hartley & Sons", email="ops@hartley.example")
+    meter = MeterFactory(
         meter_number="1200023305967",
         customer=customer,
         latest_reading_start=timezone.now() - timedelta(hours=3),

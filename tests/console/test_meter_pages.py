@@ -6,19 +6,25 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from consents.models import HostedConsent
 from consents.services import follow_up_open_for_revocation, follow_up_resolve
 from console.pages.meters import LATEST_DELIVERIES, consumption_chart
 from events.models import Delivery
-from meters.models import Customer, IntervalReading, Meter, UtilityBill
+from meters.models import IntervalReading, Meter
 from meters.readings import readings_upsert
 from meters.selectors import meter_daily_consumption, meter_freshness
+from tests.factories import (
+    CustomerFactory,
+    DeliveryFactory,
+    HostedConsentFactory,
+    MeterFactory,
+    StaffUserFactory,
+    UtilityBillFactory,
+)
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -34,7 +40,7 @@ def customer_url(customer):
 
 @pytest.fixture
 def customer(db):
-    return Customer.objects.create(
+    return CustomerFactory(
         external_id="65c361e09ecb86c35d5ef1c5",
         name="Hartley & Sons Bakery",
         email="accounts@hartley.example",
@@ -44,7 +50,7 @@ def customer(db):
 
 @pytest.fixture
 def meter(customer):
-    return Meter.objects.create(
+    return MeterFactory(
         external_id="5rgh7884a9c14daf2a8u7f4e",
         meter_number="1200023305967",
         customer=customer,
@@ -69,7 +75,7 @@ def test_daily_consumption_is_the_sum_of_the_readings_of_each_day(meter):
         *half_hours(datetime(2024, 6, 1, 0, 0, tzinfo=UTC), 2, "0.5"),  # the first of them
     ]
     readings_upsert(meter=meter, readings=readings)
-    other = Meter.objects.create(external_id="other", meter_number="1999999999999")
+    other = MeterFactory(meter_number="1999999999999")
     readings_upsert(meter=other, readings=half_hours(datetime(2025, 6, 1, tzinfo=UTC), 4, "7"))
     expected = defaultdict(Decimal)
     for start, kwh in readings:
@@ -145,11 +151,9 @@ def test_freshness_in_words(latest, text, level):
 
 
 @pytest.fixture
-def deliveries(openvolt_endpoint, meter):
+def deliveries(meter):
     def delivery(external_id, subjects, minutes_ago):
-        return Delivery.objects.create(
-            endpoint=openvolt_endpoint,
-            source="openvolt",
+        return DeliveryFactory(
             external_id=external_id,
             event_type="meter_data.received",
             status=Delivery.Status.PROCESSED,
@@ -172,19 +176,19 @@ def test_meter_page_shows_data_consents_and_deliveries(admin_client, meter, deli
     readings_upsert(
         meter=meter, readings=half_hours(meter.latest_reading_start - timedelta(hours=1), 3, "1")
     )
-    naming = HostedConsent.objects.create(
+    naming = HostedConsentFactory(
         external_id="consent-valid",
         valid=True,
         meter_numbers=["1200023305967", "1300000000000"],
         expiry=datetime(2026, 1, 31, tzinfo=UTC),
     )
-    revoked = HostedConsent.objects.create(
+    revoked = HostedConsentFactory(
         external_id="consent-revoked",
         valid=False,
         revoked_at=datetime(2025, 4, 30, 13, 26, tzinfo=UTC),
         meter_numbers=["1200023305967"],
     )
-    HostedConsent.objects.create(external_id="consent-elsewhere", meter_numbers=["1300000000000"])
+    HostedConsentFactory(external_id="consent-elsewhere", meter_numbers=["1300000000000"])
 
     response = admin_client.get(meter_url(meter))
 
@@ -234,7 +238,7 @@ def test_meter_page_lists_the_latest_deliveries_only_without_payloads(
 
 
 def test_meter_page_for_a_meter_without_anything(admin_client):
-    bare = Meter.objects.create(external_id="bare", meter_number="")
+    bare = MeterFactory(meter_number="")
 
     body = admin_client.get(meter_url(bare)).content.decode()
 
@@ -254,9 +258,7 @@ def test_meter_and_customer_stay_read_only(admin_client, meter, customer):
 
 
 def test_links_only_to_what_the_user_may_see(client, meter, deliveries):
-    user = User.objects.create_user("viewer", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_meter"))
-    client.force_login(user)
+    client.force_login(StaffUserFactory(permissions=["view_meter"]))
 
     response = client.get(meter_url(meter))
 
@@ -273,23 +275,22 @@ def test_links_only_to_what_the_user_may_see(client, meter, deliveries):
 
 @pytest.fixture
 def customer_world(customer, meter, admin_user):
-    stale = Meter.objects.create(
-        external_id="m-stale",
+    stale = MeterFactory(
         meter_number="1300000000000",
         customer=customer,
         latest_reading_start=timezone.now() - timedelta(days=5, hours=1),
     )
-    Meter.objects.create(external_id="m-not-theirs", meter_number="1400000000000")
-    consent = HostedConsent.objects.create(
+    MeterFactory(meter_number="1400000000000")
+    consent = HostedConsentFactory(
         external_id="consent-of-hartley",
         customer=customer,
         valid=False,
         revoked_at=datetime(2025, 4, 30, 13, 26, tzinfo=UTC),
         meter_numbers=[meter.meter_number, stale.meter_number],
     )
-    HostedConsent.objects.create(external_id="consent-of-someone-else", valid=True)
+    HostedConsentFactory(external_id="consent-of-someone-else", valid=True)
     follow_up, _ = follow_up_open_for_revocation(consent=consent)
-    closed = HostedConsent.objects.create(
+    closed = HostedConsentFactory(
         external_id="older-consent",
         customer=customer,
         valid=False,
@@ -299,7 +300,7 @@ def customer_world(customer, meter, admin_user):
     follow_up_resolve(follow_up=closed_follow_up, by=admin_user)
 
     def bill(external_id, **fields):
-        return UtilityBill.objects.create(
+        return UtilityBillFactory(
             external_id=external_id,
             company_nectar_id="nectar-company",
             invoice_id=f"INV-{external_id}",
@@ -356,11 +357,9 @@ def test_customer_page_lists_meters_consents_follow_ups_and_bills(
 
 
 def test_a_customer_without_a_name_matches_bills_by_id_only(admin_client):
-    nameless = Customer.objects.create(external_id="nameless-1")
-    UtilityBill.objects.create(external_id="blank", company_nectar_id="c", company_name="")
-    UtilityBill.objects.create(
-        external_id="theirs", company_nectar_id="c", company_external_id="nameless-1"
-    )
+    nameless = CustomerFactory(external_id="nameless-1")
+    UtilityBillFactory(external_id="blank", company_name="")
+    UtilityBillFactory(external_id="theirs", company_external_id="nameless-1")
 
     response = admin_client.get(customer_url(nameless))
 
@@ -374,16 +373,10 @@ def test_customer_page_queries_do_not_grow_with_what_it_lists(admin_client, cust
         return len(captured)
 
     def add_some(n):
-        meter = Meter.objects.create(
-            external_id=f"m{n}", meter_number=f"13{n:011}", customer=customer
-        )
-        consent = HostedConsent.objects.create(
-            external_id=f"c{n}", customer=customer, meter_numbers=[meter.meter_number]
-        )
+        meter = MeterFactory(meter_number=f"13{n:011}", customer=customer)
+        consent = HostedConsentFactory(customer=customer, meter_numbers=[meter.meter_number])
         follow_up_open_for_revocation(consent=consent)
-        UtilityBill.objects.create(
-            external_id=f"b{n}", company_nectar_id="c", company_name=customer.name
-        )
+        UtilityBillFactory(company_name=customer.name)
 
     add_some(1)
     few = queries()

@@ -23,8 +23,9 @@ from console.roles import (
 )
 from events.models import Delivery
 from events.services import endpoint_create
-from tests.conftest import nectar_event, nectar_headers, openvolt_envelope, post_json
-from tests.console.staff import action_names, staff_in
+from tests.factories import StaffUserFactory
+from tests.support.admin import action_names
+from tests.support.webhooks import nectar_event, nectar_headers, openvolt_envelope, post_json
 
 CS, IA = CUSTOMER_SUCCESS, INTEGRATION_ADMIN
 EXPORTS = {"export_csv", "export_xlsx"}
@@ -141,12 +142,12 @@ def test_roles_apply_as_the_migration_does_creating_missing_permissions(db):
 def test_changelists_each_role_may_open(client, db, changelist, statuses):
     url = reverse(f"admin:{changelist}_changelist")
     for group_name, expected in zip((CS, IA), statuses, strict=True):
-        client.force_login(staff_in(group_name))
+        client.force_login(StaffUserFactory(groups=[group_name]))
         assert client.get(url).status_code == expected, (group_name, changelist)
 
 
 def test_a_user_in_no_group_sees_nothing(client, db):
-    client.force_login(staff_in())
+    client.force_login(StaffUserFactory())
 
     index = client.get(reverse("admin:index"))
 
@@ -178,7 +179,7 @@ def test_a_user_in_no_group_sees_nothing(client, db):
     ],
 )
 def test_actions_each_role_sees(client, db, group_name, changelist, expected):
-    client.force_login(staff_in(group_name))
+    client.force_login(StaffUserFactory(groups=[group_name]))
 
     response = client.get(reverse(f"admin:{changelist}_changelist"))
 
@@ -186,7 +187,7 @@ def test_actions_each_role_sees(client, db, group_name, changelist, expected):
 
 
 def test_customer_success_cannot_open_an_endpoint_or_add_one(client, openvolt_endpoint):
-    client.force_login(staff_in(CS))
+    client.force_login(StaffUserFactory(groups=[CS]))
 
     change = reverse("admin:events_webhookendpoint_change", args=[openvolt_endpoint.pk])
     assert client.get(change).status_code == 403
@@ -197,7 +198,7 @@ def test_customer_success_cannot_reprocess_by_posting_the_action(client, api_cli
     endpoint, _ = endpoint_create(source="openvolt", description="Openvolt")
     post_json(api_client, endpoint, openvolt_envelope("customer.created", "d-1"))
     Delivery.objects.update(status="dead")
-    client.force_login(staff_in(CS))
+    client.force_login(StaffUserFactory(groups=[CS]))
 
     client.post(
         reverse("admin:events_delivery_changelist"),
@@ -247,7 +248,7 @@ def test_the_delivery_page_shows_customer_success_the_endpoint_as_plain_text(
     client, quiet_endpoints
 ):
     delivery = Delivery.objects.get(external_id="ov-1")
-    client.force_login(staff_in(CS))
+    client.force_login(StaffUserFactory(groups=[CS]))
 
     page = client.get(reverse("admin:events_delivery_change", args=[delivery.pk]))
 
@@ -260,7 +261,7 @@ def test_the_delivery_page_shows_customer_success_the_endpoint_as_plain_text(
 
 def test_the_delivery_page_links_the_endpoint_for_integration_admins(client, quiet_endpoints):
     delivery = Delivery.objects.get(external_id="ov-1")
-    client.force_login(staff_in(IA))
+    client.force_login(StaffUserFactory(groups=[IA]))
 
     page = client.get(reverse("admin:events_delivery_change", args=[delivery.pk]))
 
@@ -271,7 +272,7 @@ def test_the_delivery_page_links_the_endpoint_for_integration_admins(client, qui
 
 
 def test_no_page_or_export_shows_customer_success_an_endpoint_id_or_secret(client, quiet_endpoints):
-    client.force_login(staff_in(CS))
+    client.force_login(StaffUserFactory(groups=[CS]))
     changelist = reverse("admin:events_delivery_changelist")
     everything = [d.pk for d in Delivery.objects.all()]
     seen = {
@@ -296,7 +297,7 @@ def test_no_page_or_export_shows_customer_success_an_endpoint_id_or_secret(clien
 
 
 def test_the_dashboard_shows_customer_success_no_endpoint_id(client, quiet_endpoints):
-    client.force_login(staff_in(CS))
+    client.force_login(StaffUserFactory(groups=[CS]))
 
     response = client.get(reverse("admin:index"))
 

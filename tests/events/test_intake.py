@@ -10,23 +10,18 @@ from django.utils import timezone
 
 from events import intake
 from events.models import Delivery, DeliveryReceipt
-from events.services import endpoint_create
-from tests.conftest import (
+from tests.factories import OpenvoltEndpointFactory, WebhookEndpointFactory
+from tests.support.database import database_unreachable, stored_counts
+from tests.support.jobs import PROCESS_TASK, delete_all_jobs, jobs_for
+from tests.support.webhooks import (
     as_django_headers,
+    body_of,
+    delivery_of,
     nectar_event,
     nectar_headers,
     openvolt_envelope,
     post_json,
-)
-from tests.events.intake_support import (
-    PROCESS_TASK,
-    body_of,
-    database_unreachable,
-    delete_all_jobs,
-    delivery_of,
-    jobs_for,
     post_signed,
-    stored_counts,
 )
 
 SUBSCRIPTION = openvolt_envelope()["subscription_id"]
@@ -81,8 +76,7 @@ def forget_jobs():
 
 @pytest.fixture
 def bound_openvolt_endpoint(db):
-    endpoint, _ = endpoint_create(source="openvolt", openvolt_subscription_id=SUBSCRIPTION)
-    return endpoint
+    return OpenvoltEndpointFactory(openvolt_subscription_id=SUBSCRIPTION)
 
 
 # 202 and 200: new deliveries and their duplicates
@@ -226,6 +220,18 @@ def test_nectar_timestamp_that_cannot_be_stored_is_left_out(api_client, nectar_e
         post_signed(api_client, nectar_endpoint, body_of(event)), duplicate=False
     )
 
+    assert delivery.occurred_at is None
+
+
+def test_nectar_event_of_only_a_type_and_an_id_is_stored_without_a_time(
+    api_client, nectar_endpoint
+):
+    body = b'{"eventType": "connection.created.v2", "id": "c1"}'
+
+    response = post_signed(api_client, nectar_endpoint, body, message_id="msg_abc")
+
+    delivery = assert_accepted(response, duplicate=False)
+    assert delivery.external_id == "msg_abc"
     assert delivery.occurred_at is None
 
 
@@ -667,9 +673,9 @@ def test_duplicate_queues_no_second_job(api_client, nectar_endpoint):
 @pytest.mark.usefixtures("forget_jobs")
 @pytest.mark.parametrize("source", ["openvolt", "nectar"])
 def test_database_down_answers_503_with_retry_after(api_client, source):
-    endpoint, secret = endpoint_create(source=source)
+    endpoint = WebhookEndpointFactory(source=source)
     body = body_of(nectar_event() if source == "nectar" else openvolt_envelope())
-    headers = nectar_headers(secret, body) if secret else {}
+    headers = nectar_headers(endpoint.test_secret, body) if endpoint.test_secret else {}
 
     with database_unreachable():
         response = post_json(api_client, endpoint, body, headers)

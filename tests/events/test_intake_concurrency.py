@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from events.models import Delivery, DeliveryReceipt
-from events.services import endpoint_create
-from tests.conftest import nectar_event, nectar_headers, openvolt_envelope
-from tests.events.intake_support import body_of, delete_all_jobs, jobs_for
+from tests.factories import NectarEndpointFactory, OpenvoltEndpointFactory
+from tests.support.jobs import delete_all_jobs, jobs_for
+from tests.support.webhooks import body_of, nectar_event, nectar_headers, openvolt_envelope
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +65,7 @@ def assert_one_delivery_and_the_rest_duplicates(answers):
 
 
 def test_simultaneous_openvolt_deliveries_store_one(live_server):
-    endpoint, _ = endpoint_create(source="openvolt")
+    endpoint = OpenvoltEndpointFactory()
     body = body_of(openvolt_envelope(delivery_id="same-delivery"))
 
     answers = post_all_at_once(live_server.url + endpoint.path, body, {})
@@ -74,9 +74,9 @@ def test_simultaneous_openvolt_deliveries_store_one(live_server):
 
 
 def test_simultaneous_nectar_deliveries_store_one(live_server):
-    endpoint, secret = endpoint_create(source="nectar")
+    endpoint = NectarEndpointFactory()
     body = body_of(nectar_event())
-    headers = nectar_headers(secret, body, message_id="msg_same")
+    headers = nectar_headers(endpoint.test_secret, body, message_id="msg_same")
 
     answers = post_all_at_once(live_server.url + endpoint.path, body, headers)
 
@@ -85,7 +85,7 @@ def test_simultaneous_nectar_deliveries_store_one(live_server):
 
 
 def test_simultaneous_bad_bodies_store_one_rejected_delivery(live_server):
-    endpoint, _ = endpoint_create(source="openvolt")
+    endpoint = OpenvoltEndpointFactory()
 
     answers = post_all_at_once(live_server.url + endpoint.path, b"{not json", {})
 

@@ -7,8 +7,8 @@ import pytest
 
 from events.models import Delivery
 from events.redaction import redact_text
-from tests.conftest import openvolt_envelope, post_json
-from tests.events.intake_support import body_of, rows_containing
+from tests.support.database import rows_containing
+from tests.support.webhooks import body_of, openvolt_envelope, post_json
 
 KEY = "AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD"
 # Any run of the key longer than the four characters that may be kept.

@@ -1,10 +1,9 @@
 """The delivery state machine (events.processing) run directly, without a worker.
 
-Deliveries are created with the ORM, so the only procrastinate jobs in the database are the
-ones processing queues.
+Deliveries are written to the table by DeliveryFactory, so the only procrastinate jobs in the
+database are the ones processing queues.
 """
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,10 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events.dispatch import Outcome
 from events.models import Delivery, DeliveryAttempt, EndpointSecret, WebhookEndpoint
-from events.processing import deliveries_reprocess, delivery_process, retry_delay
+from events.processing import deliveries_reprocess, delivery_process
+from events.retries import retry_delay
+from tests.factories import DeliveryFactory
+from tests.support.jobs import jobs_for
 
 pytestmark = pytest.mark.django_db
 
@@ -53,24 +55,6 @@ class FakeHandler:
 
 
 @pytest.fixture
-def make_delivery(openvolt_endpoint):
-    numbers = itertools.count(1)
-
-    def make(*, event_type=HANDLED, status=Status.PENDING, **fields):
-        return Delivery.objects.create(
-            endpoint=openvolt_endpoint,
-            source=openvolt_endpoint.source,
-            external_id=f"delivery-{next(numbers)}",
-            event_type=event_type,
-            status=status,
-            payload={"id": "6627795d54dc5b0961a08ae5"},
-            **fields,
-        )
-
-    return make
-
-
-@pytest.fixture
 def handle(register_handler):
     """Register a FakeHandler for openvolt HANDLED deliveries and return it."""
 
@@ -92,12 +76,6 @@ def run(delivery):
     return delivery
 
 
-def jobs_for(delivery):
-    return ProcrastinateJob.objects.filter(
-        task_name="events.process_delivery", args__delivery_id=delivery.pk
-    ).order_by("id")
-
-
 def assert_retry_scheduled(delivery, delay, *, since, until):
     """next_attempt_at is `delay` seconds (±10%) after the failure, and the newest job for the
     delivery is due then."""
@@ -117,8 +95,8 @@ def assert_retry_scheduled(delivery, delay, *, since, until):
 # --- No handler ---------------------------------------------------------------------------
 
 
-def test_delivery_without_handler_is_ignored(make_delivery):
-    delivery = run(make_delivery(event_type=UNHANDLED))
+def test_delivery_without_handler_is_ignored():
+    delivery = run(DeliveryFactory(event_type=UNHANDLED))
 
     assert delivery.status == Status.IGNORED
     assert delivery.attempt_count == 0
@@ -127,8 +105,8 @@ def test_delivery_without_handler_is_ignored(make_delivery):
     assert not jobs_for(delivery).exists()
 
 
-def test_ignored_delivery_is_not_run_again(make_delivery, register_handler):
-    delivery = run(make_delivery(event_type=UNHANDLED))
+def test_ignored_delivery_is_not_run_again(register_handler):
+    delivery = run(DeliveryFactory(event_type=UNHANDLED))
     # Even once a handler exists, only a reprocess brings an ignored delivery back.
     handler = register_handler("openvolt", UNHANDLED, FakeHandler())
 
@@ -139,10 +117,10 @@ def test_ignored_delivery_is_not_run_again(make_delivery, register_handler):
     assert not delivery.attempts.exists()
 
 
-def test_handler_is_looked_up_by_source_and_event_type(make_delivery, register_handler):
+def test_handler_is_looked_up_by_source_and_event_type(register_handler):
     handler = register_handler("nectar", HANDLED, FakeHandler())
 
-    delivery = run(make_delivery(event_type=HANDLED))  # an Openvolt delivery
+    delivery = run(DeliveryFactory(event_type=HANDLED))  # an Openvolt delivery
 
     assert delivery.status == Status.IGNORED
     assert handler.calls == []
@@ -166,9 +144,9 @@ def test_unknown_delivery_id_is_a_no_op():
         (["first", "second"], ["first", "second"]),
     ],
 )
-def test_successful_handler_marks_delivery_processed(make_delivery, handle, returned, kept):
+def test_successful_handler_marks_delivery_processed(handle, returned, kept):
     handler = handle(warnings=returned)
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
     before = timezone.now()
 
     delivery = run(delivery)
@@ -187,7 +165,7 @@ def test_successful_handler_marks_delivery_processed(make_delivery, handle, retu
     assert not jobs_for(delivery).exists()
 
 
-def test_success_keeps_what_intake_counted_meanwhile(make_delivery, handle):
+def test_success_keeps_what_intake_counted_meanwhile(handle):
     """A retry of the delivery may arrive while the handler runs: intake counts a receipt on
     the row. Marking the delivery processed must not write back the stale count."""
 
@@ -197,7 +175,7 @@ def test_success_keeps_what_intake_counted_meanwhile(make_delivery, handle):
         )
 
     handle(write=duplicate_arrives)
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
 
     delivery = run(delivery)
 
@@ -208,11 +186,9 @@ def test_success_keeps_what_intake_counted_meanwhile(make_delivery, handle):
 # --- Failure ------------------------------------------------------------------------------
 
 
-def test_failing_handler_marks_delivery_failed_and_schedules_a_retry(
-    make_delivery, handle, retry_delays
-):
+def test_failing_handler_marks_delivery_failed_and_schedules_a_retry(handle, retry_delays):
     handle(failures=1, error=ValueError("meter 42 has no customer"))
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
     before = timezone.now()
 
     delivery = run(delivery)
@@ -251,9 +227,9 @@ def create_duplicate_endpoint(delivery):
     [create_secret, create_endpoint, create_duplicate_endpoint],
     ids=["secret-then-raise", "endpoint-then-raise", "integrity-error"],
 )
-def test_failing_handler_writes_are_rolled_back_but_failure_is_kept(make_delivery, handle, write):
+def test_failing_handler_writes_are_rolled_back_but_failure_is_kept(handle, write):
     handle(failures=1, write=write)
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
     endpoints = set(WebhookEndpoint.objects.values_list("pk", "description"))
 
     delivery = run(delivery)
@@ -268,10 +244,10 @@ def test_failing_handler_writes_are_rolled_back_but_failure_is_kept(make_deliver
 
 
 @pytest.mark.parametrize("delays", [[], [1], [1, 2], [5, 60, 600]])
-def test_delivery_is_dead_after_its_retries_are_used_up(make_delivery, handle, settings, delays):
+def test_delivery_is_dead_after_its_retries_are_used_up(handle, settings, delays):
     settings.DELIVERY_RETRY_DELAYS = delays
     handler = handle(failures=100)
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
 
     for number, delay in enumerate(delays, start=1):
         before = timezone.now()
@@ -297,9 +273,9 @@ def test_delivery_is_dead_after_its_retries_are_used_up(make_delivery, handle, s
     assert len(handler.calls) == len(delays) + 1
 
 
-def test_success_after_failure_resets_the_retry_schedule(make_delivery, handle, retry_delays):
+def test_success_after_failure_resets_the_retry_schedule(handle, retry_delays):
     handler = handle(failures=2, warnings=["partly skipped"])
-    delivery = make_delivery()
+    delivery = DeliveryFactory(event_type=HANDLED)
     run(delivery)
     run(delivery)
 
@@ -336,10 +312,12 @@ def test_retry_delay_has_ten_percent_jitter():
 
 
 @pytest.mark.parametrize("status", [Status.PENDING, Status.FAILED, Status.PROCESSING])
-def test_runnable_delivery_is_run(make_delivery, handle, status):
+def test_runnable_delivery_is_run(handle, status):
     """`processing` is what a worker that died mid-run leaves behind: it runs again."""
     handler = handle()
-    delivery = make_delivery(status=status, attempt_count=1, consecutive_failures=1)
+    delivery = DeliveryFactory(
+        event_type=HANDLED, status=status, attempt_count=1, consecutive_failures=1
+    )
 
     delivery = run(delivery)
 
@@ -350,9 +328,9 @@ def test_runnable_delivery_is_run(make_delivery, handle, status):
 
 
 @pytest.mark.parametrize("status", [Status.PROCESSED, Status.IGNORED, Status.DEAD, Status.REJECTED])
-def test_finished_delivery_is_not_run(make_delivery, handle, status):
+def test_finished_delivery_is_not_run(handle, status):
     handler = handle()
-    delivery = make_delivery(status=status, attempt_count=1, error="kept")
+    delivery = DeliveryFactory(event_type=HANDLED, status=status, attempt_count=1, error="kept")
 
     delivery = run(delivery)
 
@@ -368,8 +346,9 @@ def test_finished_delivery_is_not_run(make_delivery, handle, status):
 
 
 @pytest.mark.parametrize("status", REPROCESSABLE)
-def test_reprocess_queues_finished_delivery(make_delivery, status):
-    delivery = make_delivery(
+def test_reprocess_queues_finished_delivery(status):
+    delivery = DeliveryFactory(
+        event_type=HANDLED,
         status=status,
         consecutive_failures=3,
         next_attempt_at=timezone.now() + timedelta(hours=1),
@@ -392,9 +371,11 @@ def test_reprocess_queues_finished_delivery(make_delivery, status):
 
 
 @pytest.mark.parametrize("status", NOT_REPROCESSABLE)
-def test_reprocess_skips_delivery_on_its_way_or_rejected(make_delivery, status):
+def test_reprocess_skips_delivery_on_its_way_or_rejected(status):
     due = timezone.now() + timedelta(hours=1)
-    delivery = make_delivery(status=status, consecutive_failures=3, next_attempt_at=due)
+    delivery = DeliveryFactory(
+        event_type=HANDLED, status=status, consecutive_failures=3, next_attempt_at=due
+    )
 
     result = deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))
 
@@ -408,8 +389,10 @@ def test_reprocess_skips_delivery_on_its_way_or_rejected(make_delivery, status):
     assert not jobs_for(delivery).exists()
 
 
-def test_reprocess_counts_queued_and_skipped(make_delivery):
-    deliveries = {status: make_delivery(status=status) for status in Status.values}
+def test_reprocess_counts_queued_and_skipped():
+    deliveries = {
+        status: DeliveryFactory(event_type=HANDLED, status=status) for status in Status.values
+    }
 
     result = deliveries_reprocess(deliveries=Delivery.objects.all())
 
@@ -419,9 +402,9 @@ def test_reprocess_counts_queued_and_skipped(make_delivery):
     assert ProcrastinateJob.objects.count() == len(REPROCESSABLE)
 
 
-def test_reprocessed_delivery_runs_through_its_handler_again(make_delivery, handle):
+def test_reprocessed_delivery_runs_through_its_handler_again(handle):
     handler = handle(warnings=["first run"])
-    delivery = run(make_delivery())
+    delivery = run(DeliveryFactory(event_type=HANDLED))
     handler.warnings = ["second run"]
 
     deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))
@@ -433,13 +416,11 @@ def test_reprocessed_delivery_runs_through_its_handler_again(make_delivery, hand
     assert delivery.attempt_count == 2
 
 
-def test_reprocessed_failed_delivery_does_not_wait_for_its_scheduled_retry(
-    make_delivery, handle, retry_delays
-):
+def test_reprocessed_failed_delivery_does_not_wait_for_its_scheduled_retry(handle, retry_delays):
     """Jobs sharing a lock run in the order they were queued, so the retry scheduled an hour
     ahead would hold the reprocess job back until then."""
     handle(failures=1)
-    delivery = run(make_delivery())
+    delivery = run(DeliveryFactory(event_type=HANDLED))
     assert jobs_for(delivery).get().scheduled_at > timezone.now()
 
     deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))

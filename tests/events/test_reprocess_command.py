@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from events.models import Delivery
+from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -12,29 +13,22 @@ Status = Delivery.Status
 
 
 @pytest.fixture
-def deliveries(openvolt_endpoint):
-    def make(external_id, status, received_at, event_type="customer.created"):
-        delivery = Delivery.objects.create(
-            endpoint=openvolt_endpoint,
-            source="openvolt",
-            external_id=external_id,
-            event_type=event_type,
-            status=status,
-            payload={},
-        )
-        Delivery.objects.filter(pk=delivery.pk).update(received_at=received_at)
-        return delivery
-
+def deliveries(db):
+    """Received in November 2026, on the day each says."""
     return {
-        "old-failed": make("old-failed", Status.FAILED, datetime(2026, 11, 1, tzinfo=UTC)),
-        "new-failed": make("new-failed", Status.FAILED, datetime(2026, 11, 20, tzinfo=UTC)),
-        "new-dead": make("new-dead", Status.DEAD, datetime(2026, 11, 21, tzinfo=UTC)),
-        "new-processed": make(
-            "new-processed", Status.PROCESSED, datetime(2026, 11, 21, tzinfo=UTC)
-        ),
-        "meter-failed": make(
-            "meter-failed", Status.FAILED, datetime(2026, 11, 22, tzinfo=UTC), "meter.created"
-        ),
+        external_id: DeliveryFactory(
+            external_id=external_id,
+            status=status,
+            received_at=datetime(2026, 11, day, tzinfo=UTC),
+            event_type=event_type,
+        )
+        for external_id, status, day, event_type in [
+            ("old-failed", Status.FAILED, 1, "customer.created"),
+            ("new-failed", Status.FAILED, 20, "customer.created"),
+            ("new-dead", Status.DEAD, 21, "customer.created"),
+            ("new-processed", Status.PROCESSED, 21, "customer.created"),
+            ("meter-failed", Status.FAILED, 22, "meter.created"),
+        ]
     }
 
 

@@ -8,12 +8,12 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 from procrastinate.contrib.django import app
-from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events.dispatch import Outcome
 from events.models import Delivery, DeliveryAttempt
 from events.processing import deliveries_reprocess
-from tests.conftest import openvolt_envelope, post_json
+from tests.support.jobs import jobs_for
+from tests.support.webhooks import openvolt_envelope, post_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,10 +47,7 @@ def receive(api_client, endpoint, event_type):
 
 
 def job_statuses(delivery):
-    jobs = ProcrastinateJob.objects.filter(
-        task_name="events.process_delivery", args__delivery_id=delivery.pk
-    )
-    return list(jobs.order_by("id").values_list("status", flat=True))
+    return list(jobs_for(delivery).values_list("status", flat=True))
 
 
 def test_worker_ignores_delivery_without_handler(api_client, openvolt_endpoint):

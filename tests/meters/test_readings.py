@@ -8,6 +8,7 @@ from django.db import transaction
 
 from meters.models import IntervalReading, Meter
 from meters.readings import readings_upsert
+from tests.factories import MeterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def stored(meter: Meter) -> dict[datetime, Decimal]:
 
 @pytest.fixture
 def meter():
-    return Meter.objects.create(external_id="meter-1", meter_number="2000012345678")
+    return MeterFactory(meter_number="2000012345678")
 
 
 def test_insert_stores_every_reading_and_the_newest_start(meter):
@@ -67,7 +68,7 @@ def test_overlapping_fetches_never_duplicate(meter):
 
 
 def test_other_meters_readings_are_untouched(meter):
-    other = Meter.objects.create(external_id="meter-2", meter_number="2000087654321")
+    other = MeterFactory(meter_number="2000087654321")
     readings_upsert(meter=other, readings=[(START, Decimal("9.9"))])
 
     readings_upsert(meter=meter, readings=[(START, Decimal("0.1"))])

@@ -1,7 +1,7 @@
 import pytest
 
 from events.processing import delivery_process
-from tests.nectar.support import load, send
+from tests.support.nectar import load, send
 
 
 @pytest.fixture

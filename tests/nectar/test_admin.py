@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from consents.models import UtilityConnection
 from meters.models import UtilityBill
-from tests.nectar.support import event_like, load
+from tests.support.nectar import event_like, load
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from consents.models import UtilityConnection
 from events.models import Delivery, DeliveryAttempt
 from events.processing import delivery_process
 from meters.models import UtilityBill
-from tests.nectar.support import load
+from tests.support.nectar import load
 
 pytestmark = pytest.mark.django_db
 

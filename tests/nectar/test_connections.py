@@ -7,7 +7,7 @@ import pytest
 
 from consents.models import ConnectionAccount, UtilityConnection
 from events.models import Delivery
-from tests.nectar.support import CONNECTION_TYPES, event_like, load, utc
+from tests.support.nectar import CONNECTION_TYPES, event_like, load, utc
 
 pytestmark = pytest.mark.django_db
 

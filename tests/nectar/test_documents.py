@@ -8,7 +8,7 @@ import pytest
 
 from events.models import Delivery
 from meters.models import BillLineItem, BillMeterUsage, UtilityBill
-from tests.nectar.support import DOCUMENT_TYPES, event_like, load, utc
+from tests.support.nectar import DOCUMENT_TYPES, event_like, load, utc
 
 pytestmark = pytest.mark.django_db
 

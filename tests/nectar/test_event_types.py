@@ -6,7 +6,7 @@ from consents.models import UtilityConnection
 from events.dispatch import event_types_of
 from events.models import Delivery
 from meters.models import UtilityBill
-from tests.nectar.support import ALL_TYPES, FIXTURES, event_like, load
+from tests.support.nectar import ALL_TYPES, FIXTURES, event_like, load
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from consents.models import UtilityConnection
 from events.models import Delivery
 from meters.models import UtilityBill
-from tests.nectar.support import load, send
+from tests.support.nectar import load, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,18 +1,20 @@
-"""Two deliveries touching one meter, processed at the same time by two threads, each with its
-own database connection: the meter's advisory lock (meters.services.lock_objects) makes the
-second wait for the first, and both end processed with the right readings."""
+"""Items touching one meter, run at the same time by threads with database connections of
+their own: each fetches from Openvolt holding no lock, then stores under the meter's advisory
+lock (common/locks.py), one after the other, and every delivery ends processed with the right
+readings."""
 
 import threading
-import time
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, connections
 
 from consents.models import HostedConsent
-from events.models import Delivery
+from events.items import item_process
+from events.models import Delivery, DeliveryItem
 from events.processing import delivery_process
-from meters.models import IntervalReading
-from tests.openvolt.conftest import (
+from meters.models import IntervalReading, Meter
+from tests.support.openvolt import (
     CONSENT_ID,
     METER_A,
     METER_B,
@@ -20,25 +22,25 @@ from tests.openvolt.conftest import (
     load_event,
     receive,
     stored,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.usefixtures("live_database"), pytest.mark.live]
 
 TIMEOUT = 20
 
 
-class JobThread(threading.Thread):
-    """delivery_process in a thread of its own, as a worker would run it."""
+class ItemThread(threading.Thread):
+    """item_process in a thread of its own, as a worker would run an item's job."""
 
-    def __init__(self, delivery: Delivery):
-        super().__init__(name=f"delivery-{delivery.pk}", daemon=True)
-        self.delivery_id = delivery.pk
+    def __init__(self, item_id: int):
+        super().__init__(name=f"item-{item_id}", daemon=True)
+        self.item_id = item_id
         self.error: BaseException | None = None
 
     def run(self):
         try:
-            delivery_process(delivery_id=self.delivery_id)
+            item_process(item_id=self.item_id)
         except BaseException as error:  # reported by the test
             self.error = error
         finally:
@@ -51,7 +53,7 @@ class JobThread(threading.Thread):
 
 
 def waiting_for_lock(key: str) -> int:
-    """How many sessions wait for the advisory lock lock_objects takes on `key`."""
+    """How many sessions wait for the advisory lock advisory_locks_take takes on `key`."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
@@ -69,30 +71,32 @@ def meter_data(delivery_id, *items):
     return load_event("meter_data.received", delivery_id=delivery_id, payload=payload)
 
 
-def run_overlapping(
-    openvolt_api, first: Delivery, second: Delivery, wait_key: str, hang="/interval-data"
-) -> float:
-    """Process `first` until its first request to `hang`, which the API holds; then start
-    `second` and wait until it waits for `wait_key`. Returns when the API let `first` go."""
-    openvolt_api.hang(hang)
-    one, two = JobThread(first), JobThread(second)
-    one.start()
+@contextmanager
+def lock_held(key: str):
+    """Hold the advisory lock an item takes on `key`, on a connection of its own, as a store
+    of that object in progress would."""
+    holder = connections.create_connection("default")
     try:
-        assert openvolt_api.hanging.wait(TIMEOUT), "the first job never reached the API"
-        two.start()
-        wait_for(lambda: waiting_for_lock(wait_key), timeout=TIMEOUT, what=f"a wait on {wait_key}")
-        # The second job is blocked: it has not asked the API for anything yet.
-        assert len(openvolt_api.requests_to(hang)) == 1
+        with holder.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+            yield
+            cursor.execute("COMMIT")
     finally:
-        released_at = time.monotonic()
-        openvolt_api.release()
-        one.finish()
-        if two.ident:  # started
-            two.finish()
-    return released_at
+        holder.close()
 
 
-def test_second_delivery_of_a_meter_waits_for_the_first(
+def items_of(*deliveries: Delivery) -> list[int]:
+    for delivery in deliveries:
+        delivery_process(delivery_id=delivery.pk)
+    return list(
+        DeliveryItem.objects.filter(delivery__in=deliveries)
+        .order_by("delivery", "position")
+        .values_list("pk", flat=True)
+    )
+
+
+def test_items_of_one_meter_fetch_at_once_and_store_one_after_the_other(
     api_client, openvolt_endpoint, openvolt_api
 ):
     first = receive(
@@ -105,35 +109,46 @@ def test_second_delivery_of_a_meter_waits_for_the_first(
         openvolt_endpoint,
         meter_data("second", (METER_A, "2024-04-27T06:00:00Z", "2024-04-27T18:00:00Z")),
     )
+    Meter.objects.create(external_id=METER_A, meter_number="2000012345678")
+    threads = [ItemThread(item_id) for item_id in items_of(first, second)]
 
-    released_at = run_overlapping(openvolt_api, first, second, f"meter:{METER_A}")
+    with lock_held(f"meter:{METER_A}"):
+        for thread in threads:
+            thread.start()
+        # Both fetch while the meter's lock is taken: no call waits on a lock, nor holds one.
+        wait_for(
+            lambda: waiting_for_lock(f"meter:{METER_A}") == 2,
+            timeout=TIMEOUT,
+            what="both items to wait for the meter's lock, their calls made",
+        )
+        assert len(openvolt_api.requests_to("/interval-data")) == 2
+        assert not IntervalReading.objects.exists()
+    for thread in threads:
+        thread.finish()
 
     for delivery in (first, second):
         delivery.refresh_from_db()
         assert delivery.status == Delivery.Status.PROCESSED, delivery.error
-        assert delivery.attempts.get().result == "processed"
     readings = stored(METER_A)
     assert list(readings) == half_hours("2024-04-27T00:00:00Z", "2024-04-27T18:00:00Z")
     assert all(
         value == openvolt_api.consumption(METER_A, start) for start, value in readings.items()
     )
-    assert IntervalReading.objects.count() == 36
-    # The second job asked only once the first was let go, and found the meter mirrored.
-    assert openvolt_api.requests_to("/interval-data")[1].at >= released_at
-    assert len(openvolt_api.requests_to(f"/meters/{METER_A}")) == 1
 
 
-def test_deliveries_naming_two_meters_in_opposite_orders_do_not_deadlock(
+def test_items_of_many_meters_in_any_order_never_wait_on_each_other(
     api_client, openvolt_endpoint, openvolt_api
 ):
     a = (METER_A, "2024-04-27T00:00:00Z", "2024-04-27T02:00:00Z")
     b = (METER_B, "2024-04-27T00:00:00Z", "2024-04-27T02:00:00Z")
     first = receive(api_client, openvolt_endpoint, meter_data("a-then-b", a, b))
     second = receive(api_client, openvolt_endpoint, meter_data("b-then-a", b, a))
+    threads = [ItemThread(item_id) for item_id in items_of(first, second)]
 
-    # The first holds meter A while the API keeps it waiting; the second must wait for A too,
-    # and must not sit on meter B meanwhile, or the first could never finish.
-    run_overlapping(openvolt_api, first, second, f"meter:{METER_A}")
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.finish()
 
     for delivery in (first, second):
         delivery.refresh_from_db()
@@ -141,13 +156,12 @@ def test_deliveries_naming_two_meters_in_opposite_orders_do_not_deadlock(
     assert len(stored(METER_A)) == len(stored(METER_B)) == 4
 
 
-def test_approvals_naming_two_consents_in_opposite_orders_do_not_deadlock(
+def test_consents_approved_in_opposite_orders_end_approved(
     api_client, openvolt_endpoint, openvolt_api, settings
 ):
     settings.OPENVOLT_AUTO_CREATE_METERS = False
     other = "6630f047feb1f65bad24870b"  # a second consent of the same customer
     openvolt_api.add_consent({**openvolt_api.consents[CONSENT_ID], "id": other})
-    approvals = [[CONSENT_ID, other], [other, CONSENT_ID]]
     first, second = (
         receive(
             api_client,
@@ -158,12 +172,14 @@ def test_approvals_naming_two_consents_in_opposite_orders_do_not_deadlock(
                 payload=[{"hosted_consent_id": consent_id} for consent_id in ids],
             ),
         )
-        for ids in approvals
+        for ids in ([CONSENT_ID, other], [other, CONSENT_ID])
     )
+    threads = [ItemThread(item_id) for item_id in items_of(first, second)]
 
-    run_overlapping(
-        openvolt_api, first, second, f"consent:{CONSENT_ID}", hang=f"/hosted-consents/{CONSENT_ID}"
-    )
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.finish()
 
     for delivery in (first, second):
         delivery.refresh_from_db()

@@ -7,7 +7,8 @@ from consents.models import FollowUp, HostedConsent
 from events.models import Delivery
 from events.processing import deliveries_reprocess
 from meters.models import Meter
-from tests.openvolt.conftest import (
+from tests.support.fake_openvolt import parse_iso
+from tests.support.openvolt import (
     CONSENT_ID,
     CUSTOMER_ID,
     REVOKED_AT,
@@ -16,7 +17,6 @@ from tests.openvolt.conftest import (
     receive,
     revoke_on_platform,
 )
-from tests.openvolt.fake_openvolt import parse_iso
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +68,14 @@ def test_approval_creates_a_meter_per_meter_number(api_client, openvolt_endpoint
         receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved"))
     )
 
+    # The consent's flow type is gb.commercial.*: Electralink holds its meters' data.
     assert meter_posts(openvolt_api) == [
-        {"meter_number": number, "customer_id": CUSTOMER_ID, "hosted_consent_id": CONSENT_ID}
+        {
+            "meter_number": number,
+            "customer_id": CUSTOMER_ID,
+            "hosted_consent_id": CONSENT_ID,
+            "data_source": "electralink",
+        }
         for number in METER_NUMBERS
     ]
     meters = Meter.objects.filter(meter_number__in=METER_NUMBERS).select_related("customer")
@@ -92,7 +98,12 @@ def test_approval_creates_only_the_meters_not_mirrored(api_client, openvolt_endp
     process(receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved")))
 
     assert meter_posts(openvolt_api) == [
-        {"meter_number": "0987654321", "customer_id": CUSTOMER_ID, "hosted_consent_id": CONSENT_ID}
+        {
+            "meter_number": "0987654321",
+            "customer_id": CUSTOMER_ID,
+            "hosted_consent_id": CONSENT_ID,
+            "data_source": "electralink",
+        }
     ]
 
 

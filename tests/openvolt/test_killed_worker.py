@@ -1,9 +1,10 @@
-"""A worker killed in the middle of a job: the job is not lost.
+"""A worker killed in the middle of an item: only that item runs again, nothing is lost.
 
 Real workers run as subprocesses (`manage.py procrastinate worker`) against the test
-database. The first is killed while Openvolt's API holds its interval-data request; once its
-heartbeat is older than WORKER_STALLED_AFTER_SECONDS, events.tasks.recover_stalled_jobs puts
-the job back in the queue, and a second worker processes it.
+database. The first is killed while Openvolt's API holds the interval-data request of the
+delivery's second item; once its heartbeat is older than WORKER_STALLED_AFTER_SECONDS,
+events.tasks.recover_stalled_jobs puts that item's job back in the queue, and a second
+worker runs it and the items after it.
 """
 
 import asyncio
@@ -20,14 +21,24 @@ from django.conf import settings as django_settings
 from django.db import connection, connections
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.models import Delivery, DeliveryAttempt
+from events.models import Delivery
 from events.tasks import recover_stalled_jobs
 from meters.models import IntervalReading
-from tests.openvolt.conftest import METER_A, load_event, receive, wait_for
+from tests.support.openvolt import METER_A, METER_B, load_event, receive
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.usefixtures("live_database"), pytest.mark.live]
 
-WORKER_COMMAND = [sys.executable, "manage.py", "procrastinate", "worker", "--queues", "deliveries"]
+WORKER_COMMAND = [
+    sys.executable,
+    "manage.py",
+    "procrastinate",
+    "worker",
+    "--queues",
+    "deliveries,items",
+    "--concurrency",
+    "1",
+]
 STALLED_AFTER = 2  # seconds without a heartbeat before a worker is taken for dead
 STARTUP_TIMEOUT = 60  # a worker starts Django and connects: slow on a busy machine
 TIMEOUT = 30
@@ -99,25 +110,32 @@ def recover() -> int:
     return asyncio.run(run())
 
 
-def job_of(delivery) -> ProcrastinateJob:
-    return ProcrastinateJob.objects.get(
-        task_name="events.process_delivery", args__delivery_id=delivery.pk
-    )
+def jobs_of(delivery) -> list[ProcrastinateJob]:
+    """The jobs of the delivery's items, in the order of the items."""
+    items = list(delivery.items.order_by("position").values_list("pk", flat=True))
+    jobs = {
+        job.args["item_id"]: job
+        for job in ProcrastinateJob.objects.filter(
+            task_name="events.process_item", args__item_id__in=items
+        )
+    }
+    return [jobs[item] for item in items]
 
 
-def test_job_of_a_killed_worker_is_recovered_and_processed(
+def test_a_killed_worker_repeats_only_its_item_in_flight(
     api_client, openvolt_endpoint, openvolt_api, settings, tmp_path
 ):
     settings.WORKER_STALLED_AFTER_SECONDS = STALLED_AFTER
-    item = {
-        "meter_id": METER_A,
-        "start_interval": "2024-04-27T00:00:00.000Z",
-        "end_interval": "2024-04-27T12:00:00.000Z",
-    }
+    day = {"start_interval": "2024-04-27T00:00:00.000Z", "end_interval": "2024-04-28T00:00:00.000Z"}
+    payload = [
+        {"meter_id": METER_A, **day},
+        {"meter_id": METER_B, **day},
+        {"meter_id": METER_A, **day},
+    ]
     delivery = receive(
-        api_client, openvolt_endpoint, load_event("meter_data.received", payload=[item])
+        api_client, openvolt_endpoint, load_event("meter_data.received", payload=payload)
     )
-    openvolt_api.hang("/interval-data")
+    openvolt_api.hang("/interval-data", after=1)  # the first item through, the second held
 
     first = Worker("worker-1", tmp_path, openvolt_api)
     try:
@@ -128,9 +146,8 @@ def test_job_of_a_killed_worker_is_recovered_and_processed(
             every=0.1,
         )
         assert openvolt_api.hanging.is_set(), f"worker-1 exited:\n{first.log()}"
-        assert job_of(delivery).status == "doing"
-        delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PROCESSING
+        assert [job.status for job in jobs_of(delivery)] == ["succeeded", "doing", "todo"]
+        assert IntervalReading.objects.count() == 48  # the first item's, stored already
         first.kill()
     finally:
         if first.process.poll() is None:
@@ -139,7 +156,6 @@ def test_job_of_a_killed_worker_is_recovered_and_processed(
 
     # Found once the dead worker's last heartbeat is older than WORKER_STALLED_AFTER_SECONDS.
     assert wait_for(recover, timeout=TIMEOUT, what="the stalled job to be recovered") == 1
-    assert job_of(delivery).status == "todo"
 
     second = Worker("worker-2", tmp_path, openvolt_api)
     try:
@@ -153,12 +169,12 @@ def test_job_of_a_killed_worker_is_recovered_and_processed(
         second.stop()
 
     delivery.refresh_from_db()
-    assert delivery.attempt_count == 2
-    interrupted, finished = delivery.attempts.order_by("started_at")
-    assert interrupted.result == DeliveryAttempt.Result.FAILED
-    assert interrupted.error == "The worker stopped during this attempt (killed or restarted)."
-    assert interrupted.finished_at is not None
-    assert finished.result == DeliveryAttempt.Result.PROCESSED
-    assert IntervalReading.objects.filter(meter__external_id=METER_A).count() == 24
-    assert job_of(delivery).status == "succeeded"
-    assert len(openvolt_api.requests_to("/interval-data")) == 2
+    assert delivery.attempt_count == 1  # its own run fanned out once
+    assert list(delivery.items.order_by("position").values_list("attempt_count", flat=True)) == [
+        1,
+        2,  # the item in flight at the kill, and only it, ran again
+        1,
+    ]
+    assert IntervalReading.objects.count() == 2 * 48
+    assert [job.status for job in jobs_of(delivery)] == ["succeeded"] * 3
+    assert len(openvolt_api.requests_to("/interval-data")) == 3 + 1

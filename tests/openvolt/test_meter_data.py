@@ -7,7 +7,8 @@ import pytest
 from events.models import Delivery
 from events.processing import deliveries_reprocess
 from meters.models import Customer, IntervalReading, Meter
-from tests.openvolt.conftest import (
+from tests.support.fake_openvolt import parse_iso
+from tests.support.openvolt import (
     CUSTOMER_ID,
     METER_A,
     METER_B,
@@ -17,7 +18,6 @@ from tests.openvolt.conftest import (
     receive,
     stored,
 )
-from tests.openvolt.fake_openvolt import parse_iso
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from events.models import Delivery, EmailSubscription, Notification
 from events.processing import deliveries_reprocess
 from events.tasks import notify_subscribers
 from meters.models import ApiKeyRotation, Customer, Meter, PlatformUser
-from tests.openvolt.conftest import (
+from tests.support.openvolt import (
     CONSENT_ID,
     CREATED_METER,
     METER_A,

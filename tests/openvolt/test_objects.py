@@ -6,7 +6,8 @@ from django.db import connection
 from events.models import Delivery
 from events.processing import deliveries_reprocess
 from meters.models import ApiKeyRotation, Customer, Meter, PlatformUser
-from tests.openvolt.conftest import (
+from tests.support.fake_openvolt import parse_iso
+from tests.support.openvolt import (
     CREATED_METER,
     CUSTOMER_ID,
     EVENT_TYPES,
@@ -14,7 +15,6 @@ from tests.openvolt.conftest import (
     process,
     receive,
 )
-from tests.openvolt.fake_openvolt import parse_iso
 
 pytestmark = pytest.mark.django_db
 

@@ -230,7 +230,7 @@ def test_hosted_consents_are_shaped_as_the_revoked_payload(openvolt):
     [
         lambda client: client.meter("0123456789abcdef01234567"),
         lambda client: client.customer("0123456789abcdef01234567"),
-        lambda client: client.hosted_consent("not-an-id"),
+        lambda client: client.hosted_consent("0123456789abcdef0123abcd"),
         lambda client: client.interval_data(
             "0123456789abcdef01234567",
             datetime(2025, 1, 1, tzinfo=UTC),
@@ -279,6 +279,7 @@ def test_created_meter_can_be_read_back(openvolt):
         meter_number=number,
         customer_id=catalogue.PENNINE.id,
         hosted_consent_id=catalogue.NEW_SITE_CONSENT.id,
+        data_source="dcc",
     )
 
     assert OBJECT_ID.match(created["_id"])
@@ -300,12 +301,31 @@ def test_post_meters_answers_201(sandbox_url):
             "meter_number": catalogue.NEW_SITE_CONSENT.meter_numbers[1],
             "customer_id": catalogue.PENNINE.id,
             "hosted_consent_id": catalogue.NEW_SITE_CONSENT.id,
+            "data_source": "electralink",
         },
         headers={"x-api-key": "k"},
     )
 
     assert answer.status_code == 201
     assert answer.json()["meter_number"] == catalogue.NEW_SITE_CONSENT.meter_numbers[1]
+    assert answer.json()["data_source"] == "electralink"
+
+
+@pytest.mark.parametrize("data_source", [None, "", "smart-meter-magic"])
+def test_post_meters_refuses_a_missing_or_unknown_data_source(sandbox_url, data_source):
+    # As Openvolt's published description: data_source is required, one of a fixed list.
+    body = {
+        "meter_number": catalogue.NEW_SITE_CONSENT.meter_numbers[1],
+        "customer_id": catalogue.PENNINE.id,
+        "hosted_consent_id": catalogue.NEW_SITE_CONSENT.id,
+    }
+    if data_source is not None:
+        body["data_source"] = data_source
+
+    answer = httpx.post(sandbox_url + "/meters", json=body, headers={"x-api-key": "k"})
+
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("data_source is required, one of electralink, dcc")
 
 
 def test_a_meter_its_consent_does_not_cover_is_created_inactive(openvolt):
@@ -313,6 +333,7 @@ def test_a_meter_its_consent_does_not_cover_is_created_inactive(openvolt):
         meter_number="1600009211483",
         customer_id=catalogue.PENNINE.id,
         hosted_consent_id=catalogue.NEW_SITE_CONSENT.id,
+        data_source="dcc",
     )
 
     assert created["status"] == "inactive"
@@ -328,6 +349,7 @@ def test_creating_a_meter_for_an_unknown_customer_is_not_found(openvolt):
             meter_number="1600009211458",
             customer_id="0123456789abcdef01234567",
             hosted_consent_id=catalogue.NEW_SITE_CONSENT.id,
+            data_source="dcc",
         )
 
 
@@ -346,4 +368,5 @@ def test_creating_a_meter_openvolt_would_refuse(openvolt, meter_number, customer
             meter_number=meter_number,
             customer_id=customer.id,
             hosted_consent_id=catalogue.NEW_SITE_CONSENT.id,
+            data_source="dcc",
         )

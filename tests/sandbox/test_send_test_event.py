@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from consents.models import FollowUp
 from events.dispatch import event_types_of
 from events.models import Delivery, Source
-from events.processing import delivery_process
 from meters.models import IntervalReading, Meter
 from sandbox import catalogue
+from tests.support.openvolt import process
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -96,9 +96,8 @@ def test_openvolt_event_is_processed_against_the_sandbox(
     send(event_type, openvolt_endpoint, live_server.url)
     delivery = Delivery.objects.get()
 
-    delivery_process(delivery_id=delivery.pk)
+    process(delivery)
 
-    delivery.refresh_from_db()
     assert (delivery.status, delivery.error) == (Delivery.Status.PROCESSED, "")
 
 
@@ -107,7 +106,7 @@ def test_meter_data_received_stores_two_days_of_two_meters(
 ):
     send("meter_data.received", openvolt_endpoint, live_server.url)
 
-    delivery_process(delivery_id=Delivery.objects.get().pk)
+    process(Delivery.objects.get())
 
     assert IntervalReading.objects.count() == 2 * 2 * 48
     assert set(Meter.objects.values_list("external_id", flat=True)) == {
@@ -121,7 +120,7 @@ def test_an_approved_consent_creates_its_meters_on_the_sandbox(
 ):
     send("hosted_consent.approved", openvolt_endpoint, live_server.url)
 
-    delivery_process(delivery_id=Delivery.objects.get().pk)
+    process(Delivery.objects.get())
 
     created = Meter.objects.filter(meter_number__in=catalogue.NEW_SITE_CONSENT.meter_numbers)
     assert created.count() == 2
@@ -133,7 +132,7 @@ def test_an_approved_consent_creates_its_meters_on_the_sandbox(
 def test_a_revoked_consent_opens_a_follow_up(openvolt_endpoint, live_server, sandbox_api):
     send("hosted_consent.revoked", openvolt_endpoint, live_server.url)
 
-    delivery_process(delivery_id=Delivery.objects.get().pk)
+    process(Delivery.objects.get())
 
     follow_up = FollowUp.objects.get()
     assert follow_up.customer_name == catalogue.VICARAGE.name

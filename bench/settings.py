@@ -2,4 +2,4 @@
 
 from config.settings import *  # noqa: F403
 
-ROOT_URLCONF = "tests.perf.urls"
+ROOT_URLCONF = "bench.urls"

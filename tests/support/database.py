@@ -1,6 +1,5 @@
-"""Helpers shared by the intake tests: what the database holds after a request."""
+"""What the test database holds, and a database that cannot be reached."""
 
-import json
 import socket
 from contextlib import contextmanager
 
@@ -8,18 +7,6 @@ from django.db import connection, connections
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events.models import Delivery, DeliveryReceipt
-from tests.conftest import nectar_headers, post_json
-
-PROCESS_TASK = "events.process_delivery"
-
-
-def body_of(document) -> bytes:
-    return json.dumps(document).encode()
-
-
-def post_signed(client, endpoint, body: bytes, **signing):
-    """POST a body to a Nectar endpoint, signed with the endpoint's secret."""
-    return post_json(client, endpoint, body, nectar_headers(endpoint.test_secret, body, **signing))
 
 
 def stored_counts() -> dict[str, int]:
@@ -29,20 +16,6 @@ def stored_counts() -> dict[str, int]:
         "receipts": DeliveryReceipt.objects.count(),
         "jobs": ProcrastinateJob.objects.count(),
     }
-
-
-def jobs_for(delivery_id: int):
-    return ProcrastinateJob.objects.filter(args={"delivery_id": delivery_id})
-
-
-def delete_all_jobs() -> None:
-    """procrastinate's tables are not Django's, so a transactional test's flush leaves them."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM procrastinate_jobs")
-
-
-def delivery_of(response) -> Delivery:
-    return Delivery.objects.get(pk=int(response.json()["delivery"]))
 
 
 def rows_containing(needle: str) -> list[tuple[str, str]]:

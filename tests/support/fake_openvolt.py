@@ -54,6 +54,8 @@ class _Fault:
     status: int | None  # None: hang until released
     times: int | None  # None: until heal()
     retry_after: str | None = None
+    # Requests let through before the fault applies.
+    after: int = 0
 
 
 class FakeOpenvolt:
@@ -66,6 +68,9 @@ class FakeOpenvolt:
         self.revisions: dict[str, int] = defaultdict(int)
         self.requests: list[LoggedRequest] = []
         self.hanging = threading.Event()  # set once a request is held by hang()
+        # Seconds each answer takes, and how many requests it ever held at once.
+        self.latency = 0.0
+        self.in_flight = self.most_in_flight = 0
         self._released = threading.Event()
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -146,11 +151,12 @@ class FakeOpenvolt:
         with self._lock:
             self._faults[path].append(_Fault(status=status, times=times, retry_after=retry_after))
 
-    def hang(self, path: str, *, times: int = 1) -> None:
-        """Hold the next `times` requests to `path` until release() (or HANG_LIMIT_SECONDS)."""
+    def hang(self, path: str, *, times: int = 1, after: int = 0) -> None:
+        """Hold the next `times` requests to `path`, once `after` have gone through, until
+        release() (or HANG_LIMIT_SECONDS)."""
         with self._lock:
             self._released.clear()
-            self._faults[path].append(_Fault(status=None, times=times))
+            self._faults[path].append(_Fault(status=None, times=times, after=after))
 
     def release(self) -> None:
         self._released.set()
@@ -173,6 +179,9 @@ class FakeOpenvolt:
             if not faults:
                 return None
             fault = faults[0]
+            if fault.after > 0:
+                fault.after -= 1
+                return None
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
@@ -208,11 +217,14 @@ class FakeOpenvolt:
         return 200, obj, {}
 
     def _create_meter(self, body: Any):
+        # As Openvolt's published description: data_source is required, from a fixed list.
         if not isinstance(body, dict) or not all(
             isinstance(body.get(field), str)
-            for field in ("meter_number", "customer_id", "hosted_consent_id")
+            for field in ("meter_number", "customer_id", "hosted_consent_id", "data_source")
         ):
-            return 400, {"message": "meter_number, customer_id and hosted_consent_id needed"}, {}
+            return 400, {"message": "meter_number, customer_id, data_source needed"}, {}
+        if body["data_source"] not in ("electralink", "dcc", "anexo", "edsn", "joulz"):
+            return 400, {"message": f"data_source {body['data_source']!r} is not allowed"}, {}
         meter_id = f"{next(_ids):024x}"
         meter = self.add_meter(
             meter_id,
@@ -273,6 +285,17 @@ class FakeOpenvolt:
                     http.command, path or url.path, query, api_key, body, time.monotonic()
                 )
             )
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            self._serve(http, path, query, api_key, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _serve(self, http, path: str | None, query: dict, api_key: str | None, body: Any) -> None:
         if path is None:
             return _send(http, 404, {"message": "Not under /v1"})
         if api_key != self.api_key:

@@ -1,10 +1,10 @@
-"""How long the console's pages take on large tables: `python -m tests.perf.pages`.
+"""How long the console's pages take on large tables: `python -m bench.pages`.
 
 Against the database in DATABASE_URL, which should hold demo data at scale:
 
     DATABASE_URL=postgres://…/big python manage.py seed_demo_data \\
         --deliveries 1000000 --readings 10000000
-    DATABASE_URL=postgres://…/big python -m tests.perf.pages
+    DATABASE_URL=postgres://…/big python -m bench.pages
 
 Each page is requested in this process through Django's test client, logged in as a superuser
 (`perf-admin`, created if missing), with the project's settings and DEBUG off: the time is the

@@ -1,6 +1,6 @@
 """Bench: an export of a million deliveries through the real admin action.
 
-    DATABASE_URL=postgres://... python -m tests.perf.exports [--rows 1000000] [--tracemalloc]
+    DATABASE_URL=postgres://... python -m bench.exports [--rows 1000000] [--tracemalloc]
         [--format csv|xlsx] [--keep]
 
 In a database of its own (`<name>_exports_bench`, created, migrated, dropped after unless

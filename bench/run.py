@@ -1,7 +1,7 @@
 """`make bench`: how many webhooks a second the intake takes, next to a bare Django view;
-then how fast a 13-month backfill of readings is stored, next to COPY (tests.perf.backfill).
+then how fast a 13-month backfill of readings is stored, next to COPY (bench.backfill).
 
-One gunicorn server (DEBUG off, the project's settings with `tests.perf.urls` as URLconf)
+One gunicorn server (DEBUG off, the project's settings with `bench.urls` as URLconf)
 serves both the intake and a bare view; rounds of three scenarios run against it:
 
     bare        POST to a view answering {"ok": true, "worker": pid}: Django and gunicorn alone
@@ -13,7 +13,7 @@ shows the median over the rounds. Only the web process runs, not the background 
 deliveries stay queued. Everything is stored in a database of its own, `<name>_bench`,
 created and migrated for the run and dropped after it.
 
-Then, in this process, the backfill (tests/perf/backfill.py): 19,056 half-hourly readings of one
+Then, in this process, the backfill (bench/backfill.py): 19,056 half-hourly readings of one
 meter stored through readings_upsert, next to COPY of the same rows, on the same database.
 
 Knobs (flag or environment variable): --part BENCH_PART (all, intake or backfill),
@@ -42,11 +42,11 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from tests.perf import BARE_PATH, backfill
-from tests.perf.load import HOST, Scenario, ScenarioResult, cpu_count, run_scenario
+from bench import BARE_PATH, backfill
+from bench.load import HOST, Scenario, ScenarioResult, cpu_count, run_scenario
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-SETTINGS_MODULE = "tests.perf.settings"
+BASE_DIR = Path(__file__).resolve().parents[1]
+SETTINGS_MODULE = "bench.settings"
 GOALS = {"new": 0.7, "duplicate": 0.8}
 SERVER_START_TIMEOUT = 60
 
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m tests.perf.run",
+        prog="python -m bench.run",
         description="Measure the webhook intake against a bare Django view, and a backfill "
         "of readings against COPY.",
     )

@@ -1,7 +1,7 @@
 """`make bench`, backfill part: 13 months of one meter's half-hours stored through
 meters.readings.readings_upsert, next to a raw COPY of the same rows into the same table.
 
-Each round, on the bench database, in this process (Django set up with tests.perf.settings):
+Each round, on the bench database, in this process (Django set up with bench.settings):
 
     COPY               the rows COPYed (text format) into meters_intervalreading
     upsert, new        readings_upsert of the same rows, none stored yet

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from events.models import Delivery
-from tests.conftest import nectar_headers, post_json
+from tests.support.webhooks import nectar_headers, post_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nectar"
 

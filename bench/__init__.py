@@ -1,4 +1,4 @@
 """`make bench`: the intake's throughput against a bare Django view, both served by gunicorn."""
 
-# The bare view's address; tests.perf.urls serves it, the runner posts to it.
+# The bare view's address; bench.urls serves it, the runner posts to it.
 BARE_PATH = "/bench/bare/"

@@ -12,7 +12,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from tests.perf import BARE_PATH
+from bench import BARE_PATH
 
 HOST = "127.0.0.1"
 # Per request: a client whose request takes longer than this fails the run.

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from tests.perf import BARE_PATH
+from bench import BARE_PATH
 
 
 @csrf_exempt
