@@ -2,6 +2,7 @@
 the rows they need in tests/factories.py."""
 
 import pytest
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from tests.factories import NectarEndpointFactory, OpenvoltEndpointFactory, StaffUserFactory
@@ -67,3 +68,18 @@ def register_handler(monkeypatch):
         return dispatch.handles(source, event_type)(handler)
 
     return register
+
+
+@pytest.fixture
+def live_database(transactional_db, monkeypatch):
+    """For tests whose jobs run on connections of their own (threads, workers, subprocesses):
+    committed data, and an empty job queue (a flush leaves procrastinate's tables alone, so a
+    worker would otherwise meet the jobs of earlier tests). Those connections are closed after
+    each job unless persistent: keep them from being persistent, so that the test database
+    can be dropped at the end."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_workers"
+        )

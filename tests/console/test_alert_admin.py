@@ -8,11 +8,6 @@ from console.alerts.rules import Finding
 from console.alerts.services import alert_open
 from console.models import Alert
 from console.roles import CUSTOMER_SUCCESS, INTEGRATION_ADMIN
-from tests.console.ops_support import (
-    receiver,  # noqa: F401  (fixtures)
-    smtp,  # noqa: F401
-    told,  # noqa: F401
-)
 from tests.factories import StaffUserFactory
 from tests.support.admin import action_names
 
@@ -61,7 +56,7 @@ def test_a_user_in_no_group_sees_no_alert(client, db):
 
 
 @pytest.mark.live
-def test_send_a_test_alert_reaches_both_channels(client, db, told):  # noqa: F811
+def test_send_a_test_alert_reaches_both_channels(client, db, told):
     inbox, hook = told
     client.force_login(StaffUserFactory(groups=[CUSTOMER_SUCCESS]))
 

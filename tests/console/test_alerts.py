@@ -21,19 +21,12 @@ from console.alerts.services import (
 from console.models import Alert, AlertNotice
 from events.models import Delivery
 from events.sources.openvolt_budget import openvolt_key_refused_record
-from tests.console.ops_support import (
-    committed,  # noqa: F401  (fixtures)
-    deliver,
-    envelope,
-    free_port,
-    heartbeat,
-    openvolt_endpoint_make,
-    receiver,  # noqa: F401
-    run_worker,
-    smtp,  # noqa: F401
-    told,  # noqa: F401
-    wait_for,
-)
+from tests.factories import OpenvoltEndpointFactory
+from tests.support.openvolt import receive
+from tests.support.smtp import free_port
+from tests.support.waiting import wait_for
+from tests.support.webhooks import openvolt_envelope
+from tests.support.workers import heartbeat, run_worker
 
 pytestmark = pytest.mark.live
 
@@ -43,7 +36,9 @@ pytestmark = pytest.mark.live
 
 def dead_delivery(client):
     heartbeat()
-    delivery = deliver(client, openvolt_endpoint_make(), envelope("customer.created", "dead-1"))
+    delivery = receive(
+        client, OpenvoltEndpointFactory(), openvolt_envelope("customer.created", "dead-1")
+    )
     Delivery.objects.filter(pk=delivery.pk).update(
         status=Delivery.Status.DEAD, error="Openvolt answered 500\nTraceback …", attempt_count=7
     )
@@ -57,9 +52,9 @@ def dead_delivery_reprocessed(client):
 def silent_endpoint(client):
     """Every 10 minutes for an hour, then nothing for three hours."""
     heartbeat()
-    endpoint = openvolt_endpoint_make()
+    endpoint = OpenvoltEndpointFactory()
     for number in range(6):
-        deliver(client, endpoint, envelope("customer.created", f"rhythm-{number}"))
+        receive(client, endpoint, openvolt_envelope("customer.created", f"rhythm-{number}"))
     last = timezone.now() - timedelta(hours=3)
     for number, delivery in enumerate(Delivery.objects.order_by("-id")):
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -69,7 +64,9 @@ def silent_endpoint(client):
 
 
 def silent_endpoint_hears_again(client):
-    deliver(client, Delivery.objects.first().endpoint, envelope("customer.created", "back"))
+    receive(
+        client, Delivery.objects.first().endpoint, openvolt_envelope("customer.created", "back")
+    )
 
 
 def no_worker(client):
@@ -82,9 +79,9 @@ def worker_back(client):
 
 def failing_endpoint(client):
     heartbeat()
-    endpoint = openvolt_endpoint_make()
+    endpoint = OpenvoltEndpointFactory()
     for number in range(10):
-        deliver(client, endpoint, envelope("customer.created", f"rate-{number}"))
+        receive(client, endpoint, openvolt_envelope("customer.created", f"rate-{number}"))
     failing = Delivery.objects.order_by("id").values_list("pk", flat=True)[:3]
     Delivery.objects.filter(pk__in=list(failing)).update(status=Delivery.Status.FAILED)
     return endpoint_subject(endpoint)
@@ -96,7 +93,7 @@ def failures_retried(client):
 
 def old_job(client):
     heartbeat()
-    deliver(client, openvolt_endpoint_make(), envelope("customer.created", "slow-1"))
+    receive(client, OpenvoltEndpointFactory(), openvolt_envelope("customer.created", "slow-1"))
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE procrastinate_events SET at = now() - interval '700 seconds' "
@@ -147,8 +144,8 @@ def notice_jobs() -> list[str]:
 @pytest.mark.parametrize("kind", RULES)
 def test_each_rule_opens_tells_once_and_resolves_by_itself(
     client,
-    committed,  # noqa: F811
-    told,  # noqa: F811
+    committed,
+    told,
     kind,
 ):
     inbox, hook = told
@@ -165,9 +162,9 @@ def test_each_rule_opens_tells_once_and_resolves_by_itself(
         ("opened", "webhook"),
     ]
 
-    run_worker()
+    run_worker("alerts")
     evaluate()  # still holds: nothing new to tell
-    run_worker()
+    run_worker("alerts")
 
     assert Alert.objects.filter(kind=kind).count() == 1
     assert inbox.subjects == [
@@ -183,7 +180,7 @@ def test_each_rule_opens_tells_once_and_resolves_by_itself(
 
     clear(client)
     evaluate()
-    run_worker()
+    run_worker("alerts")
 
     alert.refresh_from_db()
     assert alert.status == Alert.Status.RESOLVED and alert.resolved_at
@@ -209,7 +206,7 @@ def test_a_condition_that_returns_opens_a_new_alert(db):
     ]
 
 
-def test_a_notice_goes_once_however_often_its_job_runs(committed, told):  # noqa: F811
+def test_a_notice_goes_once_however_often_its_job_runs(committed, told):
     inbox, hook = told
     assert alert_rules_claim(interval=0)
     alert = _alert_opened()
@@ -217,20 +214,20 @@ def test_a_notice_goes_once_however_often_its_job_runs(committed, told):  # noqa
 
     assert alert_notice_send(notice_id=notice.pk) is True
     assert alert_notice_send(notice_id=notice.pk) is False
-    run_worker()  # the queued job finds it sent
+    run_worker("alerts")  # the queued job finds it sent
 
     assert len(inbox.messages) == 1
     assert len(hook.bodies) == 1
 
 
-def test_a_receiver_that_is_down_is_tried_again(committed, told, settings, smtp):  # noqa: F811
+def test_a_receiver_that_is_down_is_tried_again(committed, told, settings, smtp):
     inbox, hook = told
     hook.status = 503
     settings.EMAIL_PORT = free_port()  # nothing listens there
     assert alert_rules_claim(interval=0)
     alert = _alert_opened()
 
-    run_worker()
+    run_worker("alerts")
 
     notices = {notice.channel: notice for notice in alert.notices.all()}
     assert all(notice.sent_at is None for notice in notices.values())
@@ -243,7 +240,7 @@ def test_a_receiver_that_is_down_is_tried_again(committed, told, settings, smtp)
     settings.EMAIL_PORT = smtp.port
     with connection.cursor() as cursor:  # their retries fall due
         cursor.execute("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo'")
-    run_worker()
+    run_worker("alerts")
 
     assert notice_jobs() == ["succeeded", "succeeded"]
     assert len(inbox.messages) == 1
@@ -253,8 +250,8 @@ def test_a_receiver_that_is_down_is_tried_again(committed, told, settings, smtp)
 
 def test_the_web_side_notices_a_missing_worker_and_tells_without_one(
     client,
-    committed,  # noqa: F811
-    told,  # noqa: F811
+    committed,
+    told,
     monkeypatch,
 ):
     """No worker runs: /health/ready gives the rules their turn in a thread, which opens
@@ -276,7 +273,7 @@ def test_the_web_side_notices_a_missing_worker_and_tells_without_one(
     assert web.alert_rules_poke() is False
 
 
-def test_the_rules_run_once_per_interval_across_processes(committed):  # noqa: F811
+def test_the_rules_run_once_per_interval_across_processes(committed):
     assert alert_rules_claim(interval=30) is True
     assert alert_rules_claim(interval=30) is False
     assert alert_rules_claim(interval=0) is True
@@ -294,7 +291,9 @@ def test_one_unresolved_alert_per_kind_and_subject(db):
 
 def test_resolved_by_hand_it_stays_quiet_until_the_condition_clears(client, db, django_user_model):
     heartbeat()
-    delivery = deliver(client, openvolt_endpoint_make(), envelope("customer.created", "d-9"))
+    delivery = receive(
+        client, OpenvoltEndpointFactory(), openvolt_envelope("customer.created", "d-9")
+    )
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DEAD)
     evaluate()
     person = django_user_model.objects.create_user("oncall")
@@ -316,9 +315,9 @@ def test_resolved_by_hand_it_stays_quiet_until_the_condition_clears(client, db, 
 def test_an_openvolt_endpoint_id_goes_into_no_alert(client, db, settings):
     settings.ALERT_FAILURE_RATE = 0.0
     heartbeat()
-    endpoint = openvolt_endpoint_make()
+    endpoint = OpenvoltEndpointFactory()
     for number in range(10):
-        deliver(client, endpoint, envelope("customer.created", f"r-{number}"))
+        receive(client, endpoint, openvolt_envelope("customer.created", f"r-{number}"))
     Delivery.objects.update(status=Delivery.Status.DEAD)
 
     evaluate()

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from console import health
 from console.models import AlertCheck
-from tests.console.ops_support import free_port, heartbeat
+from tests.support.smtp import free_port
+from tests.support.workers import heartbeat
 
 
 @pytest.fixture(autouse=True)

@@ -16,15 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common import metrics as common_metrics
 from events.models import Delivery
-from tests.console.ops_support import (
-    committed,  # noqa: F401  (a fixture)
-    deliver,
-    envelope,
-    free_port,
-    heartbeat,
-    openvolt_endpoint_make,
-    wait_for,
-)
+from tests.factories import OpenvoltEndpointFactory
+from tests.support.openvolt import receive
+from tests.support.smtp import free_port
+from tests.support.subprocesses import subprocess_database_url
+from tests.support.waiting import wait_for
+from tests.support.webhooks import openvolt_envelope
+from tests.support.workers import heartbeat
 
 TOKEN = "scrape-token-0123456789"
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -81,14 +79,14 @@ def test_401_with_any_other_token(client, settings, db, authorization):
 def test_counts_after_real_deliveries(client, settings, db, register_handler):
     settings.METRICS_TOKEN = TOKEN
     register_handler("openvolt", "test.known", lambda delivery: None)
-    endpoint = openvolt_endpoint_make()
+    endpoint = OpenvoltEndpointFactory()
     before = scrape(client)
 
     for number in range(3):
-        deliver(client, endpoint, envelope("test.known", f"known-{number}"))
-    deliver(client, endpoint, envelope("test.known", "known-0"), expect=200)
-    deliver(client, endpoint, envelope("something.invented", "invented-1"))
-    deliver(client, endpoint, {"event_id": "test.known"}, expect=400)
+        receive(client, endpoint, openvolt_envelope("test.known", f"known-{number}"))
+    receive(client, endpoint, openvolt_envelope("test.known", "known-0"), expect=200)
+    receive(client, endpoint, openvolt_envelope("something.invented", "invented-1"))
+    receive(client, endpoint, {"event_id": "test.known"}, expect=400)
     heartbeat(seconds_ago=1)
     values = scrape(client)
 
@@ -120,8 +118,8 @@ def test_counts_after_real_deliveries(client, settings, db, register_handler):
 
 def test_the_oldest_waiting_job_is_measured_from_when_it_was_queued(client, settings, db):
     settings.METRICS_TOKEN = TOKEN
-    endpoint = openvolt_endpoint_make()
-    deliver(client, endpoint, envelope("customer.created", "old-1"))
+    endpoint = OpenvoltEndpointFactory()
+    receive(client, endpoint, openvolt_envelope("customer.created", "old-1"))
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE procrastinate_events SET at = now() - interval '700 seconds' "
@@ -139,9 +137,9 @@ def test_processed_ignored_and_rejected_come_from_the_daily_counts(client, setti
     from events.daily_counts import delivery_daily_counts_recount
 
     settings.METRICS_TOKEN = TOKEN
-    endpoint = openvolt_endpoint_make()
+    endpoint = OpenvoltEndpointFactory()
     for number in range(2):
-        deliver(client, endpoint, envelope("customer.created", f"p-{number}"))
+        receive(client, endpoint, openvolt_envelope("customer.created", f"p-{number}"))
     Delivery.objects.update(status=Delivery.Status.PROCESSED)
     today = timezone.localdate()
     delivery_daily_counts_recount(first_day=today, last_day=today)
@@ -178,15 +176,6 @@ def test_the_functions_the_worker_calls(client, settings, db):
 # Several processes
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{db['USER']}{password}@{db.get('HOST') or '127.0.0.1'}:"
-        f"{db.get('PORT') or 5432}/{db['NAME']}"
-    )
-
-
 def _http(url: str, *, data: bytes | None = None, token: str = "") -> tuple[int, str]:
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     if data:
@@ -201,13 +190,13 @@ def _http(url: str, *, data: bytes | None = None, token: str = "") -> tuple[int,
 
 
 @pytest.mark.live
-def test_two_gunicorn_workers_add_their_counters_up(committed, tmp_path):  # noqa: F811
-    endpoint = openvolt_endpoint_make()
+def test_two_gunicorn_workers_add_their_counters_up(committed, tmp_path):
+    endpoint = OpenvoltEndpointFactory()
     port = free_port()
     metrics_dir = tmp_path / "metrics"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "DEBUG": "false",
         "SECRET_KEY": "test-only-not-secret",
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -231,7 +220,7 @@ def test_two_gunicorn_workers_add_their_counters_up(committed, tmp_path):  # noq
     try:
         wait_for(lambda: _reachable(f"{base}/health/live"), timeout=30, what="gunicorn to answer")
         bodies = [
-            json.dumps(envelope("customer.created", f"multi-{number}")).encode()
+            json.dumps(openvolt_envelope("customer.created", f"multi-{number}")).encode()
             for number in range(40)
         ]
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -33,6 +33,7 @@ EXPORTS = {"export_csv", "export_xlsx"}
 # changelist -> (status for Customer success, status for Integration admin)
 CHANGELISTS = {
     "events_delivery": (200, 200),
+    "events_deliveryitem": (200, 200),
     "events_webhookendpoint": (403, 200),
     "events_emailsubscription": (200, 200),
     "meters_customer": (200, 200),

@@ -7,13 +7,13 @@ tests use a transactional database.
 import pytest
 from django.db import connections
 from django.utils import timezone
-from procrastinate.contrib.django import app
 
 from events.dispatch import Outcome
 from events.models import Delivery, DeliveryAttempt
 from events.processing import deliveries_reprocess
 from tests.support.jobs import jobs_for
 from tests.support.webhooks import openvolt_envelope, post_json
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,17 +27,6 @@ def close_task_connections(monkeypatch):
     after each task unless they are persistent (CONN_MAX_AGE); left open, they would keep
     the test database from being dropped."""
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-
-
-def run_worker():
-    """Run the jobs that are due, as `manage.py procrastinate worker` would, then return."""
-    with app.replace_connector(app.connector.get_worker_connector()):
-        app.run_worker(
-            wait=False,
-            queues=["deliveries"],
-            install_signal_handlers=False,
-            listen_notify=False,
-        )
 
 
 def receive(api_client, endpoint, event_type):
@@ -54,7 +43,7 @@ def test_worker_ignores_delivery_without_handler(api_client, openvolt_endpoint):
     delivery = receive(api_client, openvolt_endpoint, UNHANDLED)
     assert job_statuses(delivery) == ["todo"]
 
-    run_worker()
+    run_worker("deliveries")
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.IGNORED
@@ -72,7 +61,7 @@ def test_worker_runs_delivery_through_its_handler(api_client, openvolt_endpoint,
     register_handler("openvolt", HANDLED, customer_handler)
     delivery = receive(api_client, openvolt_endpoint, HANDLED)
 
-    run_worker()
+    run_worker("deliveries")
 
     delivery.refresh_from_db()
     assert seen == ["Customer Name"]
@@ -97,7 +86,7 @@ def test_failed_delivery_waits_for_its_retry_until_reprocessed(
     register_handler("openvolt", HANDLED, flaky_handler)
     delivery = receive(api_client, openvolt_endpoint, HANDLED)
 
-    run_worker()  # returns although a retry is queued: it is due in an hour
+    run_worker("deliveries")  # returns although a retry is queued: it is due in an hour
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
@@ -106,7 +95,7 @@ def test_failed_delivery_waits_for_its_retry_until_reprocessed(
     assert job_statuses(delivery) == ["succeeded", "todo"]
 
     deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))
-    run_worker()
+    run_worker("deliveries")
 
     delivery.refresh_from_db()
     assert len(calls) == 2

@@ -6,13 +6,13 @@ tests use a transactional database (see tests/events/test_worker.py).
 
 import pytest
 from django.db import connections
-from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from consents.models import UtilityConnection
 from events.models import Delivery
 from meters.models import UtilityBill
 from tests.support.nectar import load, send
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,17 +22,6 @@ def close_task_connections(monkeypatch):
     """The worker's task threads close their connections after each task unless they are
     persistent; left open, they would keep the test database from being dropped."""
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-
-
-def run_worker():
-    """Run the jobs that are due, as `manage.py procrastinate worker` would, then return."""
-    with app.replace_connector(app.connector.get_worker_connector()):
-        app.run_worker(
-            wait=False,
-            queues=["deliveries"],
-            install_signal_handlers=False,
-            listen_notify=False,
-        )
 
 
 def job_statuses(delivery):
@@ -59,7 +48,7 @@ def test_bad_delivery_does_not_hold_up_the_queue(
     bad = send(api_client, nectar_endpoint, bad_event)  # queued first, run first
     good = send(api_client, nectar_endpoint, load("connection.created"))
 
-    run_worker()
+    run_worker("deliveries")
 
     bad.refresh_from_db()
     good.refresh_from_db()

@@ -8,53 +8,28 @@ worker runs it and the items after it.
 """
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-from urllib.parse import quote
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connections
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events.models import Delivery
 from events.tasks import recover_stalled_jobs
 from meters.models import IntervalReading
 from tests.support.openvolt import METER_A, METER_B, load_event, receive
+from tests.support.subprocesses import manage_py, subprocess_env
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.usefixtures("live_database"), pytest.mark.live]
 
-WORKER_COMMAND = [
-    sys.executable,
-    "manage.py",
-    "procrastinate",
-    "worker",
-    "--queues",
-    "deliveries,items",
-    "--concurrency",
-    "1",
-]
+WORKER_ARGUMENTS = ("procrastinate", "worker", "--queues", "deliveries,items", "--concurrency", "1")
 STALLED_AFTER = 2  # seconds without a heartbeat before a worker is taken for dead
 STARTUP_TIMEOUT = 60  # a worker starts Django and connects: slow on a busy machine
 TIMEOUT = 30
-
-
-def worker_database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    # The embedded server's socket folder comes in OPTIONS (from the URL's ?host=).
-    host = db["HOST"] or db["OPTIONS"].get("host") or "127.0.0.1"
-    if host.startswith("/"):
-        # A Unix socket (the embedded server): its folder goes in the query string.
-        return f"postgres://{credentials}@/{db['NAME']}?host={quote(host, safe='/')}"
-    return f"postgres://{credentials}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Worker:
@@ -62,25 +37,13 @@ class Worker:
 
     def __init__(self, name: str, log_dir, openvolt_api):
         self.log_path = log_dir / f"{name}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": worker_database_url(),
-            "SECRET_KEY": "test-only-not-secret",
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "OPENVOLT_API_URL": openvolt_api.url,
-            "OPENVOLT_API_KEY": openvolt_api.api_key,
-            "WORKER_STALLED_AFTER_SECONDS": str(STALLED_AFTER),
-            "PYTHONUNBUFFERED": "1",
-        }
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [*WORKER_COMMAND, "--name", name],
-                cwd=django_settings.BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = manage_py(
+            *WORKER_ARGUMENTS,
+            "--name",
+            name,
+            env=subprocess_env(openvolt_api, WORKER_STALLED_AFTER_SECONDS=str(STALLED_AFTER)),
+            log_path=self.log_path,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]

@@ -1,14 +1,10 @@
 """E-mails to subscribers after processing, sent through a real SMTP server (aiosmtpd) by the
 notify job, run by a real procrastinate worker."""
 
-import socket
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import connection
-from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from events.models import Delivery, EmailSubscription, Notification
@@ -24,64 +20,23 @@ from tests.support.openvolt import (
     receive,
     revoke_on_platform,
 )
+from tests.support.smtp import SITE, Inbox, SmtpServer, email_to
+from tests.support.workers import run_worker
 
 pytestmark = [pytest.mark.usefixtures("live_database"), pytest.mark.live]
 
-SITE = "https://switchboard.example.org"
 LIVE_KEY = "AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD"
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self):
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
 
 
 def text(message: EmailMessage) -> str:
     return message.get_content().replace("\r\n", "\n")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class SmtpServer:
-    def __init__(self):
-        self.inbox = Inbox()
-        self.port = free_port()
-        self._controller = None
-
-    def start(self):
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self):
-        if self._controller:
-            self._controller.stop()
-            self._controller = None
-
-
 @pytest.fixture
 def smtp(settings):
     """An SMTP server on 127.0.0.1, not started yet; Switchboard's e-mail settings point at it."""
     server = SmtpServer()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    settings.SITE_URL = SITE
-    settings.DEFAULT_FROM_EMAIL = "switchboard@example.org"
+    email_to(server, settings)
     yield server
     server.stop()
 
@@ -101,14 +56,6 @@ def subscribe(event_type: str) -> None:
     EmailSubscription.objects.create(
         email="former@example.org", event_type=event_type, active=False
     )
-
-
-def run_notify_jobs() -> None:
-    """Run the notification jobs that are due, as a worker would, then return."""
-    with app.replace_connector(app.connector.get_worker_connector()):
-        app.run_worker(
-            wait=False, queues=["notifications"], install_signal_handlers=False, listen_notify=False
-        )
 
 
 def notify_jobs(delivery) -> list[str]:
@@ -172,7 +119,7 @@ def test_subscribers_get_one_plain_email_saying_what_happened(
     assert delivery.status == Delivery.Status.PROCESSED, delivery.error
     assert inbox.messages == []  # nothing goes before the job runs
 
-    run_notify_jobs()
+    run_worker("notifications")
 
     assert sorted(m["To"] for m in inbox.messages) == ["all@example.org", "ops@example.org"]
     headline, linked = CASES[event_type]
@@ -194,7 +141,7 @@ def test_warnings_are_listed_in_the_email(api_client, openvolt_endpoint, openvol
     subscribe("meter_data.received")
     delivery = process(receive(api_client, openvolt_endpoint, load_event("meter_data.received")))
 
-    run_notify_jobs()
+    run_worker("notifications")
 
     body = text(inbox.to("ops@example.org")[0])
     assert "Skipped:\n- " + delivery.warnings[0] in body
@@ -203,13 +150,13 @@ def test_warnings_are_listed_in_the_email(api_client, openvolt_endpoint, openvol
 def test_never_twice_for_one_delivery(api_client, openvolt_endpoint, openvolt_api, inbox):
     subscribe("customer.created")
     delivery = process(receive(api_client, openvolt_endpoint, load_event("customer.created")))
-    run_notify_jobs()
+    run_worker("notifications")
     # Reprocessed: processed again, and a second notify job queued; plus a duplicate job.
     deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))
     assert process(delivery).status == Delivery.Status.PROCESSED
     notify_subscribers.defer(delivery_id=delivery.pk)
 
-    run_notify_jobs()
+    run_worker("notifications")
 
     assert notify_jobs(delivery) == ["succeeded"] * 3
     assert len(inbox.to("ops@example.org")) == len(inbox.to("all@example.org")) == 1
@@ -220,7 +167,7 @@ def test_no_email_without_subscribers(api_client, openvolt_endpoint, openvolt_ap
     EmailSubscription.objects.create(email="ops@example.org", event_type="meter.created")
     delivery = process(receive(api_client, openvolt_endpoint, load_event("customer.created")))
 
-    run_notify_jobs()
+    run_worker("notifications")
 
     assert notify_jobs(delivery) == []
     assert inbox.messages == []
@@ -230,7 +177,7 @@ def test_rotated_key_is_not_in_the_email(api_client, openvolt_endpoint, openvolt
     subscribe("api_keys.rotated")
     process(receive(api_client, openvolt_endpoint, load_event("api_keys.rotated")))
 
-    run_notify_jobs()
+    run_worker("notifications")
 
     assert len(inbox.messages) == 2
     for message in inbox.messages:
@@ -246,7 +193,7 @@ def test_smtp_down_the_job_fails_and_a_later_run_sends(
     subscribe("customer.created")
     delivery = process(receive(api_client, openvolt_endpoint, load_event("customer.created")))
 
-    run_notify_jobs()  # nothing listens on the SMTP port yet
+    run_worker("notifications")  # nothing listens on the SMTP port yet
 
     job = ProcrastinateJob.objects.get(task_name="events.notify_subscribers")
     assert (job.status, job.attempts) == ("todo", 1)  # raised; its retry is scheduled
@@ -257,7 +204,7 @@ def test_smtp_down_the_job_fails_and_a_later_run_sends(
 
     smtp.start()
     make_due(job)  # rather than wait for the retry
-    run_notify_jobs()
+    run_worker("notifications")
 
     assert sorted(m["To"] for m in smtp.inbox.messages) == ["all@example.org", "ops@example.org"]
     assert ProcrastinateJob.objects.get(pk=job.pk).status == "succeeded"

@@ -9,6 +9,9 @@
     openvolt       the recorded Openvolt events, received and processed against the fake API
     fake_openvolt  a local HTTP server playing Openvolt's API
     subprocesses   Switchboard processes (workers, scripts) run against the test database
+    workers        procrastinate's due jobs run here as a worker would; worker heartbeats
+    smtp           a local SMTP server (aiosmtpd) and its inbox; a free port
+    receivers      a local incoming-webhook receiver (Slack, Teams)
     waiting        polling for what another thread or process does
 
 Rows the tests need are made with tests/factories.py.
