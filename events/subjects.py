@@ -47,8 +47,11 @@ def subjects_of(document: Any) -> list[str]:
             for key, item in value.items():
                 if key in SUBJECT_KEYS:
                     for text in item if isinstance(item, list) else [item]:
-                        if isinstance(text, str) and 0 < len(text.strip()) <= MAX_LENGTH:
-                            found[normalized(text)] = None
+                        key_text = normalized(text) if isinstance(text, str) else ""
+                        # Measured after normalising: lower() may lengthen a string
+                        # ("İ" becomes two characters), and the column holds MAX_LENGTH.
+                        if 0 < len(key_text) <= MAX_LENGTH:
+                            found[key_text] = None
                 if isinstance(item, dict | list):
                     pending.append(item)
         elif isinstance(value, list):

@@ -1,5 +1,6 @@
 """Nectar's Svix / Standard Webhooks signatures, checked against the reference signer."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -281,3 +282,25 @@ def test_verify_accepts_space_separated_signatures():
     headers = {**reference_headers(), "svix-signature": f"{wrong} {right} v2,abc"}
 
     assert nectar.verify([SECRET], headers, BODY, now=NOW) == "msg_1"
+
+
+def test_an_unreadable_secret_is_skipped_and_the_others_still_verify(
+    api_client, nectar_endpoint, caplog
+):
+    EndpointSecret.objects.create(endpoint=nectar_endpoint, secret="whsec_not*base64!")
+    body = json.dumps(nectar_event()).encode()
+
+    signed = post_json(
+        api_client, nectar_endpoint, body, nectar_headers(nectar_endpoint.test_secret, body)
+    )
+    forged = post_json(
+        api_client,
+        nectar_endpoint,
+        body,
+        nectar_headers("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", body, message_id="msg_2"),
+    )
+
+    assert signed.status_code == 202, signed.content
+    assert forged.status_code == 401
+    assert "cannot be read" in caplog.text
+    assert "not*base64" not in caplog.text
