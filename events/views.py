@@ -1,5 +1,6 @@
 import logging
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from drf_spectacular.utils import extend_schema
 from procrastinate.exceptions import ConnectorException
@@ -33,7 +34,7 @@ class WebhookIntakeView(APIView):
             )
             result = intake.webhook_receive(
                 endpoint=endpoint,
-                body=request.body,
+                body=_body(request),
                 headers={name.lower(): value for name, value in request.headers.items()},
                 remote_addr=request.META.get("REMOTE_ADDR"),
             )
@@ -78,6 +79,20 @@ class UnknownEndpointView(WebhookIntakeView):
             {"error": "unknown_endpoint", "detail": "No webhook endpoint has this address."},
             status=status.HTTP_404_NOT_FOUND,
         )
+
+
+def _body(request) -> bytes:
+    """The body as sent. One sent with `Transfer-Encoding: chunked` has no Content-Length, so
+    Django reads it as empty: it is read from the server's (de-chunked) input instead, up to
+    WEBHOOK_MAX_BODY_BYTES."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked or request.META.get("CONTENT_LENGTH"):
+        return request.body
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    body = request.META["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise intake.IntakeError(413, "payload_too_large", f"The body is over {limit} bytes.")
+    return body
 
 
 def _content_length(request) -> int | None:

@@ -2,9 +2,6 @@
 gunicorn processes behind one port, adding their counters up (a live test)."""
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +15,7 @@ from common import metrics as common_metrics
 from events.models import Delivery
 from tests.factories import OpenvoltEndpointFactory
 from tests.support.openvolt import receive
-from tests.support.smtp import free_port
-from tests.support.subprocesses import subprocess_database_url
-from tests.support.waiting import wait_for
+from tests.support.servers import gunicorn_serving
 from tests.support.webhooks import openvolt_envelope
 from tests.support.workers import heartbeat
 
@@ -192,33 +187,10 @@ def _http(url: str, *, data: bytes | None = None, token: str = "") -> tuple[int,
 @pytest.mark.live
 def test_two_gunicorn_workers_add_their_counters_up(committed, tmp_path):
     endpoint = OpenvoltEndpointFactory()
-    port = free_port()
     metrics_dir = tmp_path / "metrics"
-    env = {
-        **os.environ,
-        "DATABASE_URL": subprocess_database_url(),
-        "DEBUG": "false",
-        "SECRET_KEY": "test-only-not-secret",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "CONN_MAX_AGE": "0",
-        "METRICS_TOKEN": TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "config.wsgi"),
-            *("-c", "config/gunicorn.py", "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "2", "--threads", "2"),
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _reachable(f"{base}/health/live"), timeout=30, what="gunicorn to answer")
+    with gunicorn_serving(
+        workers=2, METRICS_TOKEN=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    ) as base:
         bodies = [
             json.dumps(openvolt_envelope("customer.created", f"multi-{number}")).encode()
             for number in range(40)
@@ -237,17 +209,3 @@ def test_two_gunicorn_workers_add_their_counters_up(committed, tmp_path):
             values = samples(text)
             assert received(values, "customer.created", "accepted") == 40
             assert values[("switchboard_deliveries", (("status", "pending"),))] == 40
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _reachable(url: str) -> bool:
-    try:
-        return _http(url)[0] == 200
-    except OSError:
-        return False
