@@ -1,4 +1,16 @@
-"""`make bench`: the intake's throughput against a bare Django view, both served by gunicorn."""
+"""`make bench`: the intake's throughput against a bare Django view, both served by gunicorn.
 
+What the bench's modules share: where the project lives, the settings its processes run
+with, the bare view's address and the error that stops a bench.
+"""
+
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+SETTINGS_MODULE = "bench.settings"
 # The bare view's address; bench.urls serves it, the runner posts to it.
 BARE_PATH = "/bench/bare/"
+
+
+class BenchError(Exception):
+    """The bench cannot run: a database server out of reach, a command or a server failing."""

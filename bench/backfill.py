@@ -18,7 +18,8 @@ inserted row, for COPY and upsert alike). "others" is the CPU used during the ca
 processes than this one and its database backend, in % of the machine's CPUs: noise.
 
 With --backfill-alternatives, the other ways weighed for readings_upsert (its implementation
-before this bench among them) run in the same rounds, with the same checks.
+before this bench among them, bench/backfill_alternatives.py) run in the same rounds, with the
+same checks. The timing itself is bench/timing.py's.
 """
 
 import os
@@ -26,13 +27,12 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
+from bench import backfill_alternatives
+from bench.timing import Sample, measure
 
 # 13 months of half-hours, as in tests/openvolt's backfill: 397 days, 19,056 readings.
 SPAN = (datetime(2023, 3, 28, tzinfo=UTC), datetime(2024, 4, 28, tzinfo=UTC))
@@ -43,18 +43,6 @@ METER_ID = "bench-backfill-meter"
 
 class BackfillError(Exception):
     """The rows were not stored as given."""
-
-
-@dataclass
-class Sample:
-    wall: float = 0.0
-    db: float = 0.0
-    commit: float = 0.0
-    others: float = float("nan")
-
-    @property
-    def python(self) -> float:
-        return self.wall - self.db
 
 
 @dataclass
@@ -86,7 +74,10 @@ def _run(rounds: int, alternatives: bool) -> None:
 
     meter = Meter.objects.create(external_id=METER_ID, meter_number="2000000000000")
     fresh, revised = _readings(revision=0), _readings(revision=1)
-    ways = {"upsert": readings_upsert, **(_alternatives() if alternatives else {})}
+    ways = {
+        "upsert": readings_upsert,
+        **(backfill_alternatives.alternatives() if alternatives else {}),
+    }
     connection.ensure_connection()
     backend = connection.connection.info.backend_pid
     print(
@@ -145,7 +136,7 @@ def _upsert(upsert: Callable, meter, rows, backend: int, reset: bool = False) ->
     meter = Meter.objects.get(pk=meter.pk)  # As the handler has it: fresh from the database.
     with transaction.atomic():
         advisory_locks_take(keys=[f"meter:{meter.external_id}"])
-        with _measure(backend) as sample:
+        with measure(backend) as sample:
             stored = upsert(meter=meter, readings=rows)
         committing = time.perf_counter()
     sample.commit = time.perf_counter() - committing
@@ -173,7 +164,7 @@ def _copy(meter, rows, backend: int) -> Sample:
     with transaction.atomic():
         with (
             connection.cursor() as cursor,
-            _measure(backend) as sample,
+            measure(backend) as sample,
             cursor.cursor.copy(statement) as copy,
         ):
             for start, kwh in rows:
@@ -183,65 +174,6 @@ def _copy(meter, rows, backend: int) -> Sample:
     if IntervalReading.objects.filter(meter=meter).count() != len(rows):
         raise BackfillError("COPY did not store every reading")
     return sample
-
-
-# Measuring
-
-
-@contextmanager
-def _measure(backend: int):
-    """Time the block, and the part of it spent inside psycopg's execute and COPY, whether
-    Django's cursor or a raw psycopg one runs the statement."""
-    sample = Sample()
-    execute, copy = psycopg.Cursor.execute, psycopg.Cursor.copy
-
-    def timed_execute(self, *args, **kwargs):
-        began = time.perf_counter()
-        try:
-            return execute(self, *args, **kwargs)
-        finally:
-            sample.db += time.perf_counter() - began
-
-    @contextmanager
-    def timed_copy(self, *args, **kwargs):
-        began = time.perf_counter()
-        try:
-            with copy(self, *args, **kwargs) as copying:
-                yield copying
-        finally:
-            sample.db += time.perf_counter() - began
-
-    psycopg.Cursor.execute, psycopg.Cursor.copy = timed_execute, timed_copy
-    cpu_before = _cpu(backend)
-    began = time.perf_counter()
-    try:
-        yield sample
-    finally:
-        sample.wall = time.perf_counter() - began
-        psycopg.Cursor.execute, psycopg.Cursor.copy = execute, copy
-        cpu_after = _cpu(backend)
-        if None not in (cpu_before, cpu_after):
-            used = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
-            machine, own = used[0], used[1] + used[2]
-            capacity = sample.wall * len(os.sched_getaffinity(0))
-            sample.others = max(0.0, machine - own) / capacity * 100
-
-
-def _cpu(backend: int) -> tuple[float, float, float] | None:
-    """CPU seconds so far: the machine's, this process's, and the database backend's (None
-    when the database is not on this machine)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        text = Path(f"/proc/{backend}/stat").read_text()
-    except OSError:
-        return None
-    stat = text[text.rindex(")") + 2 :].split()
-    return (
-        (sum(fields) - fields[3] - fields[4]) / ticks,
-        time.process_time(),
-        (int(stat[11]) + int(stat[12])) / ticks,
-    )
 
 
 # The report
@@ -285,136 +217,3 @@ def _print_summary(cases: list[Case], count: int) -> None:
         "wall = db (inside psycopg's execute and COPY) + python, commit not included; "
         "others: CPU used by other processes during the call."
     )
-
-
-# The alternatives weighed for readings_upsert (--backfill-alternatives): each stores the
-# same rows and moves latest_reading_start, in its own way.
-
-
-def _alternatives() -> dict[str, Callable]:
-    return {
-        "bulk_create (before)": _bulk_create,
-        "unnest, text binding": _unnest_text_binding,
-        "COPY + temp table": _copy_temporary,
-        "UPDATE + INSERT": _update_then_insert,
-    }
-
-
-def _advance_latest(meter, starts) -> None:
-    from meters.models import Meter
-
-    newest = max(starts)
-    if meter.latest_reading_start is None or newest > meter.latest_reading_start:
-        Meter.objects.filter(pk=meter.pk).update(latest_reading_start=newest)
-        meter.latest_reading_start = newest
-
-
-def _bulk_create(*, meter, readings) -> int:
-    """readings_upsert before this bench: bulk_create(update_conflicts=True), which Django 5.2
-    turns into INSERT … SELECT FROM UNNEST … ON CONFLICT DO UPDATE, bound client-side."""
-    from django.utils import timezone
-
-    from meters.models import IntervalReading
-
-    now = timezone.now()
-    rows = [
-        IntervalReading(meter=meter, start=start, consumption_kwh=kwh, fetched_at=now)
-        for start, kwh in readings
-    ]
-    IntervalReading.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["meter", "start"],
-        update_fields=["consumption_kwh", "fetched_at"],
-        batch_size=20_000,
-    )
-    _advance_latest(meter, [row.start for row in rows])
-    return len(rows)
-
-
-def _unnest_text_binding(*, meter, readings) -> int:
-    """readings_upsert's statement on Django's cursor: the arrays go as text literals."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from meters.readings import _READINGS_UPSERT_SQL
-
-    starts = [start for start, _ in readings]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _READINGS_UPSERT_SQL.replace("%b", "%s"),
-            [meter.pk, timezone.now(), starts, [kwh for _, kwh in readings]],
-        )
-    _advance_latest(meter, starts)
-    return len(starts)
-
-
-def _copy_temporary(*, meter, readings) -> int:
-    """COPY (binary) into a temporary table, then INSERT … SELECT … ON CONFLICT from it.
-
-    As fast as readings_upsert here, but three statements, and a table that lives as long as
-    the connection, emptied at each of its commits (ON COMMIT DELETE ROWS), whoever commits.
-    """
-    from django.db import connection
-    from django.utils import timezone
-
-    from meters.models import IntervalReading
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_readings "
-            "(start timestamptz, kwh numeric) ON COMMIT DELETE ROWS"
-        )
-        with cursor.cursor.copy("COPY incoming_readings FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["timestamptz", "numeric"])
-            for row in readings:
-                copy.write_row(row)
-        cursor.execute(
-            f"""
-            INSERT INTO {IntervalReading._meta.db_table} AS stored
-                (meter_id, start, consumption_kwh, fetched_at)
-            SELECT %s, start, kwh, %s FROM incoming_readings
-            ON CONFLICT (meter_id, start) DO UPDATE
-            SET consumption_kwh = EXCLUDED.consumption_kwh, fetched_at = EXCLUDED.fetched_at
-            WHERE stored.consumption_kwh IS DISTINCT FROM EXCLUDED.consumption_kwh
-            """,
-            [meter.pk, timezone.now()],
-        )
-        cursor.execute("TRUNCATE incoming_readings")  # a second call in the transaction
-    _advance_latest(meter, [start for start, _ in readings])
-    return len(readings)
-
-
-def _update_then_insert(*, meter, readings) -> int:
-    """UPDATE … FROM unnest (no ON CONFLICT path for stored rows), then INSERT … DO NOTHING."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from meters.models import IntervalReading
-
-    table = IntervalReading._meta.db_table
-    starts, now = [start for start, _ in readings], timezone.now()
-    arrays = [starts, [kwh for _, kwh in readings]]
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} AS stored SET consumption_kwh = given.kwh, fetched_at = %b
-            FROM unnest(%b::timestamptz[], %b::numeric[]) AS given(start, kwh)
-            WHERE stored.meter_id = %b AND stored.start = given.start
-            AND stored.consumption_kwh IS DISTINCT FROM given.kwh
-            """,
-            [now, *arrays, meter.pk],
-            prepare=False,
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (meter_id, start, consumption_kwh, fetched_at)
-            SELECT %b, given.start, given.kwh, %b
-            FROM unnest(%b::timestamptz[], %b::numeric[]) AS given(start, kwh)
-            ON CONFLICT (meter_id, start) DO NOTHING
-            """,
-            [meter.pk, now, *arrays],
-            prepare=False,
-        )
-    _advance_latest(meter, starts)
-    return len(starts)
