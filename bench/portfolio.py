@@ -42,6 +42,9 @@ TIMEOUT = 600
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.portfolio", description=__doc__)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--breakdown-only", action="store_true", help="only where a reading's time goes"
+    )
     options = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url:
@@ -56,11 +59,11 @@ def main(argv=None) -> int:
             f"\nPortfolio: {METERS} meters by {MONTHS} months, the API answering in "
             f"{LATENCY * 1000:.0f} ms, on {name} (PostgreSQL {version})"
         )
-        run(env)
+        run(env, breakdown_only=options.breakdown_only)
     return 0
 
 
-def run(env: dict[str, str]) -> None:
+def run(env: dict[str, str], *, breakdown_only: bool = False) -> None:
     from tests.support.fake_openvolt import FakeOpenvolt
 
     api = FakeOpenvolt().start()
@@ -74,11 +77,12 @@ def run(env: dict[str, str]) -> None:
             "OPENVOLT_API_KEY": api.api_key,
             "WORKER_STALLED_AFTER_SECONDS": str(STALLED_AFTER),
         }
-        one = _scenario(api, meters, worker_env, processes=1)
-        four = _scenario(api, meters, worker_env, processes=4)
-        killed = _scenario(api, meters, worker_env, processes=4, kill_at=0.7)
-        _report(one, four, killed)
-        _time_breakdown(api, meters, env)
+        if not breakdown_only:
+            one = _scenario(api, meters, worker_env, processes=1)
+            four = _scenario(api, meters, worker_env, processes=4)
+            killed = _scenario(api, meters, worker_env, processes=4, kill_at=0.7)
+            _report(one, four, killed)
+        _time_breakdown(api, meters)
     finally:
         api.stop()
 
@@ -259,12 +263,13 @@ def _report(one: dict, four: dict, killed: dict) -> None:
     )
 
 
-def _time_breakdown(api, meters, env) -> None:
+def _time_breakdown(api, meters) -> None:
     """Items run by 4 threads here (the default WORKER_CONCURRENCY), with the time of each
     step summed: where a reading's time goes."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
+    from django.test import override_settings
 
     from events import items as items_module
     from events.processing import delivery_process
@@ -305,20 +310,21 @@ def _time_breakdown(api, meters, env) -> None:
             original = listed
         setattr(owner, attribute, timed(name, original))
     try:
-        delivery = _delivery(meters)
-        delivery_process(delivery_id=delivery.pk)
-        ids = list(delivery.items.values_list("pk", flat=True))
+        with override_settings(OPENVOLT_API_URL=api.url, OPENVOLT_API_KEY=api.api_key):
+            delivery = _delivery(meters)
+            delivery_process(delivery_id=delivery.pk)
+            ids = list(delivery.items.values_list("pk", flat=True))
 
-        def one(item_id):
-            try:
-                items_module.item_process(item_id=item_id)
-            finally:
-                connections.close_all()
+            def one(item_id):
+                try:
+                    items_module.item_process(item_id=item_id)
+                finally:
+                    connections.close_all()
 
-        started = time.monotonic()
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(one, ids))
-        wall = time.monotonic() - started
+            started = time.monotonic()
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(one, ids))
+            wall = time.monotonic() - started
     finally:
         for owner, attribute, original in originals:
             setattr(owner, attribute, original)
