@@ -96,6 +96,21 @@ def items_of(*deliveries: Delivery) -> list[int]:
     )
 
 
+def items_run_at_once(*deliveries: Delivery) -> None:
+    """Every item of the deliveries, each in a thread of its own, all at once."""
+    threads = [ItemThread(item_id) for item_id in items_of(*deliveries)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.finish()
+
+
+def assert_processed(*deliveries: Delivery) -> None:
+    for delivery in deliveries:
+        delivery.refresh_from_db()
+        assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+
+
 def test_items_of_one_meter_fetch_at_once_and_store_one_after_the_other(
     api_client, openvolt_endpoint, openvolt_api
 ):
@@ -126,9 +141,7 @@ def test_items_of_one_meter_fetch_at_once_and_store_one_after_the_other(
     for thread in threads:
         thread.finish()
 
-    for delivery in (first, second):
-        delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert_processed(first, second)
     readings = stored(METER_A)
     assert list(readings) == half_hours("2024-04-27T00:00:00Z", "2024-04-27T18:00:00Z")
     assert all(
@@ -143,16 +156,9 @@ def test_items_of_many_meters_in_any_order_never_wait_on_each_other(
     b = (METER_B, "2024-04-27T00:00:00Z", "2024-04-27T02:00:00Z")
     first = receive(api_client, openvolt_endpoint, meter_data("a-then-b", a, b))
     second = receive(api_client, openvolt_endpoint, meter_data("b-then-a", b, a))
-    threads = [ItemThread(item_id) for item_id in items_of(first, second)]
+    items_run_at_once(first, second)
 
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.finish()
-
-    for delivery in (first, second):
-        delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert_processed(first, second)
     assert len(stored(METER_A)) == len(stored(METER_B)) == 4
 
 
@@ -174,14 +180,7 @@ def test_consents_approved_in_opposite_orders_end_approved(
         )
         for ids in ([CONSENT_ID, other], [other, CONSENT_ID])
     )
-    threads = [ItemThread(item_id) for item_id in items_of(first, second)]
+    items_run_at_once(first, second)
 
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.finish()
-
-    for delivery in (first, second):
-        delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PROCESSED, delivery.error
+    assert_processed(first, second)
     assert HostedConsent.objects.filter(valid=True).count() == 2
