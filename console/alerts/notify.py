@@ -14,12 +14,12 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from common.metrics import email_count
+from common.transactions import transaction_open
 from console.models import Alert, AlertNotice
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class NoticeNotSent(Exception):
 
 def alert_notice_send(*, notice_id: int) -> bool:
     """Send the notice unless it went already; returns whether this call sent it."""
-    if transaction.get_connection().in_atomic_block:
+    if transaction_open():
         raise RuntimeError("Alert notices are sent outside any database transaction.")
     now = timezone.now()
     claimed = (

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from common.transactions import transaction_open
 from events.models import OpenvoltBudget
 
 # The first key of the slots' advisory locks (two-int form: a space of its own, apart from
@@ -52,7 +53,7 @@ class CallInsideTransaction(RuntimeError):
 def openvolt_call_slot() -> Iterator["CallTicket"]:
     """Wait for a free slot and a start time within the shared rate, then hold the slot for
     the call made inside the block."""
-    if _in_transaction():
+    if transaction_open():
         raise CallInsideTransaction(
             "Openvolt is called outside database transactions only: fetch first, then store."
         )
@@ -96,11 +97,6 @@ def openvolt_key_refused_record(*, status: int | None) -> None:
             "key_refused_status": status,
         },
     )
-
-
-def _in_transaction() -> bool:
-    # The transactions a test case wraps each test in do not count: they are the test's.
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def _slot_take() -> int:
