@@ -1,14 +1,21 @@
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from common.logs import delivery_logging
 
 
-@app.task(name="events.process_delivery", queue="deliveries")
+# A run that lost its database (restarted, failed over) is run again by the job itself; one
+# whose job ended meanwhile is queued again by the sweeper.
+DATABASE_LOST = RetryStrategy(
+    max_attempts=20, wait=5, retry_exceptions={OperationalError, InterfaceError}
+)
+
+
+@app.task(name="events.process_delivery", queue="deliveries", retry=DATABASE_LOST)
 def process_delivery(delivery_id: int) -> None:
     # Imported here: processing queues this task, so it imports this module.
     from events.processing import delivery_process
@@ -27,7 +34,7 @@ def delivery_run_queue(*, delivery_id: int, at: datetime | None = None) -> None:
     )
 
 
-@app.task(name="events.process_item", queue="items")
+@app.task(name="events.process_item", queue="items", retry=DATABASE_LOST)
 def process_item(item_id: int) -> None:
     from events.items import item_process
 
