@@ -17,7 +17,8 @@ WITH_DATABASE := export DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m confi
 help:
 	@echo "make run      serve Switchboard on http://127.0.0.1:$(PORT) with a worker"
 	@echo "make test     run the test suite"
-	@echo "make bench    the intake and a backfill against baselines; a portfolio worked by workers"
+	@echo "make bench    the intake and a backfill against baselines; a portfolio worked by workers;"
+	@echo "             a worker's deliveries a second and cost per delivery"
 	@echo "make bench-console   measure exports and admin pages on a seeded database"
 	@echo "make lint     ruff, the import layers, file sizes"
 	@echo "make db-stop  stop the embedded PostgreSQL server"
@@ -60,6 +61,7 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	@$(WITH_DATABASE) $(BIN)/python -m bench.run
 	@$(WITH_DATABASE) $(BIN)/python -m bench.portfolio
+	@$(WITH_DATABASE) $(BIN)/python -m bench.worker
 
 # The console at scale: a 1,000,000-row export on a scratch database, then the admin pages on
 # the database DATABASE_URL names, seeded first with

@@ -14,6 +14,7 @@ log of exports with them.
 import csv
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -78,8 +79,11 @@ class IsoText(Func):
     output_field = TextField()
 
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection), or with a
+# tab or a line break before one. Some read past leading spaces too, and take a full-width or
+# small sign (U+FF1D, U+FE62) for its ASCII one (OWASP, "CSV Injection"): compared after NFKC.
+_FORMULA_SIGNS = ("=", "+", "-", "@")
+_FORMULA_LEADS = ("\t", "\r", "\n")
 # Characters Excel refuses in a sheet's name.
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
 
@@ -93,9 +97,16 @@ def spreadsheet_safe(value: Any) -> Any:
     """A cell value a spreadsheet shows as text, never runs."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    if isinstance(value, str) and _runs_as_formula(value):
         return "'" + value
     return value
+
+
+def _runs_as_formula(text: str) -> bool:
+    if text.startswith(_FORMULA_LEADS):
+        return True
+    first = text.lstrip()[:1]
+    return bool(first) and unicodedata.normalize("NFKC", first).startswith(_FORMULA_SIGNS)
 
 
 class ExportPermissionMixin:

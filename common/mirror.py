@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import models
 
+from common.fits import values_fit
+
 
 def is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
     """Whether news dated `incoming` is older than the mirrored version dated `stored`."""
@@ -43,7 +45,9 @@ def mirror_upsert(
 
     An undated event is applied, but the mirror keeps the version it knew, so that older news
     arriving later is still recognised. Takes the object's row lock: run it in a transaction.
+    A text too long for its column raises ValueTooLong (common/fits.py) before it is written.
     """
+    values_fit(model, {"external_id": external_id, **values})
     values = {**values, "platform_updated_at": platform_updated_at}
     obj, created = model.objects.select_for_update().get_or_create(
         external_id=external_id, defaults=values
@@ -57,9 +61,12 @@ def mirror_upsert(
             setattr(obj, field, value)
         obj.save()
     for child in children:
+        rows = list(child.rows)
+        for row in rows:
+            values_fit(child.model, row)
         if not created:
             getattr(obj, child.related_name).all().delete()
         child.model.objects.bulk_create(
-            child.model(**{child.parent_field: obj}, **row) for row in child.rows
+            child.model(**{child.parent_field: obj}, **row) for row in rows
         )
     return obj, True

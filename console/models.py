@@ -64,6 +64,7 @@ class Alert(models.Model):
         ENDPOINT_SILENT = "endpoint_silent", "Endpoint gone quiet"
         WORKER_MISSING = "worker_missing", "No background worker"
         OPENVOLT_KEY_REFUSED = "openvolt_key_refused", "Openvolt refuses the API key"
+        ENDPOINT_SECRET_UNREADABLE = "endpoint_secret_unreadable", "Signing secret unreadable"
         FAILURE_RATE = "failure_rate", "Many deliveries failing"
         QUEUE_AGE = "queue_age", "Jobs waiting too long"
 

@@ -2,9 +2,11 @@
 
     Customer success   views every delivery, mirror and consent, but no endpoint settings and
                        no signing secrets; works follow-ups (change them, add notes); exports;
-                       sees alerts, acknowledges and resolves them, sends a test alert.
+                       sees alerts, acknowledges and resolves them, sends a test alert;
+                       sees who is locked out of the admin and unlocks them.
     Integration admin  all of that, plus endpoints and their secrets, e-mail subscriptions,
-                       reprocessing deliveries and the log of exports.
+                       reprocessing deliveries, the log of exports, and staff's authenticator
+                       apps (a reset makes their owner enrol again; never their keys).
 
 One definition serves the data migration that made the groups and `manage.py sync_roles`,
 which re-applies it when a later migration has added models (whose view permissions the
@@ -53,6 +55,8 @@ CUSTOMER_SUCCESS_GRANTS = (
     Grant("consents", "followupnote", ("add_followupnote",)),
     Grant("console", "exportlog", ("export_data",)),
     *ALERT_GRANTS,
+    # Unlocking forgets a user name and address's failed logins (console/admin/sign_in.py).
+    Grant("axes", "accessattempt", ("view_accessattempt", "delete_accessattempt")),
 )
 INTEGRATION_ADMIN_GRANTS = (
     *CUSTOMER_SUCCESS_GRANTS,
@@ -61,6 +65,8 @@ INTEGRATION_ADMIN_GRANTS = (
     _manage("events", "emailsubscription"),
     Grant("events", "delivery", ("reprocess_delivery",)),
     Grant("console", "exportlog", ("view_exportlog",)),
+    # Resetting removes the device; the admin shows no key (console/admin/sign_in.py).
+    Grant("otp_totp", "totpdevice", ("view_totpdevice", "delete_totpdevice")),
 )
 
 

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.moments import day_bounds
+from events.models import Delivery
 
 # The periods a link or a person can pick; a single day is given as YYYY-MM-DD.
 LAST_24_HOURS, LAST_7_DAYS, LAST_30_DAYS = "24h", "7d", "30d"
@@ -16,6 +17,19 @@ _PERIODS = {
     LAST_7_DAYS: "Last 7 days",
     LAST_30_DAYS: "Last 30 days",
 }
+
+
+# Still unfinished this long after it arrived: waiting for the worker, or being worked.
+WAITING_AFTER = timedelta(minutes=5)
+WAITING = "5m"
+WAITING_STATUSES = (Delivery.Status.PENDING, Delivery.Status.PROCESSING)
+
+
+def waiting_q(*, now: datetime | None = None) -> Q:
+    """Deliveries received more than WAITING_AFTER ago and still pending or processing: a
+    range of the (status, received_at) index."""
+    now = now or timezone.now()
+    return Q(status__in=WAITING_STATUSES, received_at__lt=now - WAITING_AFTER)
 
 
 def received_q(period: str, *, now: datetime | None = None) -> Q | None:
@@ -59,3 +73,17 @@ class ReceivedFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         condition = received_q(self.value() or "")
         return queryset.filter(condition) if condition is not None else queryset
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    """Pending or processing long after arrival: the dashboard's "not finished" figures."""
+
+    title = "how long unfinished"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        minutes = int(WAITING_AFTER.total_seconds() // 60)
+        return [(WAITING, f"Over {minutes} minutes (pending or processing)")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(waiting_q()) if self.value() == WAITING else queryset

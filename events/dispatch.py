@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.db import DataError, models
 
 from common.admin import admin_change_url
+from common.fits import ValueTooLong
 from events.models import Delivery, DeliveryItem, Source
 from events.sources.base import WebhookSource
 from events.sources.nectar import NectarSource
@@ -34,7 +35,14 @@ from events.subjects import normalized
 
 class PayloadError(ValueError):
     """A stored event lacks what its handler needs, or holds a value it cannot read: the
-    delivery fails with this message, which names the field."""
+    delivery fails for good with this message, which names the field."""
+
+
+# What fails the same way however often it is tried: the delivery or item it stops ends dead
+# at once, with the message, instead of being retried for hours. A value too long for its
+# column is found before it is written (common/fits.py); DataError is the database refusing a
+# value that no check caught (too long, out of range), which it will refuse again.
+PERMANENT_ERRORS = (PayloadError, ValueTooLong, DataError)
 
 
 class ItemSkipped(Exception):
@@ -128,6 +136,11 @@ def handles(source: str, *event_types: str) -> Callable[[Handler], Handler]:
 
 def handler_for(*, source: str, event_type: str) -> Handler | None:
     return _handlers.get((source, event_type))
+
+
+def handled_event_types() -> list[tuple[str, str]]:
+    """(source, event type) of every handler."""
+    return list(_handlers)
 
 
 def event_types_of(*, source: str) -> list[str]:

@@ -4,27 +4,37 @@ Nothing is processed here. A delivery is committed together with its job before 
 hears 2xx, so an acknowledged delivery is never lost; the worker does the rest.
 """
 
-import json
-import math
+import hashlib
+import ipaddress
+import logging
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from procrastinate.exceptions import ConnectorException
 from psycopg.types.json import Jsonb
 
 from common.metrics import delivery_received_count
 from events.dispatch import source_for
+from events.json_body import parse_json
 from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
 from events.redaction import redact_document, redact_headers, redact_text
-from events.sources.base import Envelope, InvalidEnvelope, Refused
+from events.sources.base import Envelope, InvalidEnvelope, Refused, WebhookSource
 from events.subjects import subjects_of
 from events.tasks import delivery_run_queue
 
+logger = logging.getLogger(__name__)
+
 JSON_MEDIA_TYPES = ("application/json",)
+# The database (or the job queue in it) cannot be reached now; the same request may well be
+# stored later, so the sender is asked to retry rather than told its delivery is bad.
+UNAVAILABLE = (OperationalError, InterfaceError, ConnectorException)
+EXTERNAL_ID_LENGTH = Delivery._meta.get_field("external_id").max_length
 
 
 class IntakeError(Exception):
@@ -35,6 +45,10 @@ class IntakeError(Exception):
         self.status = status
         self.code = code
         self.detail = detail
+
+
+class NotStored(Exception):
+    """An authenticated delivery could not be stored even as rejected: the sender retries."""
 
 
 @dataclass(frozen=True)
@@ -82,28 +96,50 @@ def webhook_receive(
 ) -> IntakeResult:
     """Authenticate, read and store one HTTP arrival of a delivery.
 
-    `headers` must have lower-case names. Raises IntakeError for what is not stored.
+    `headers` must have lower-case names. Raises IntakeError for what is not stored, and
+    UNAVAILABLE errors or NotStored when the sender should retry.
     """
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     if len(body) > limit:
         raise IntakeError(413, "payload_too_large", f"The body is over {limit} bytes.")
     source = source_for(endpoint.source)
-    document = None
     try:
         source.authenticate(endpoint, headers, body)
-        try:
-            document = _parse_json(body)
-            envelope = source.read_envelope(endpoint, headers, document)
-        except InvalidEnvelope as invalid:
-            return _store_rejected(
-                endpoint=endpoint,
-                external_id=source.rejected_external_id(headers, body),
-                document=document,
-                body=body,
-                headers=headers,
-                remote_addr=remote_addr,
-                reason=invalid.detail,
-            )
+    except Refused as refused:
+        raise IntakeError(refused.status, refused.code, refused.detail) from refused
+    arrival = {"endpoint": endpoint, "body": body, "headers": headers, "remote_addr": remote_addr}
+    try:
+        return _read_and_store(source, **arrival)
+    except (IntakeError, *UNAVAILABLE):
+        raise
+    except Exception as error:
+        # A fault of Switchboard's own must not cost a real sender its delivery, nor answer
+        # 500: the delivery is kept as rejected, for staff to see and reprocess once fixed.
+        return _store_unexpected(source, error, **arrival)
+
+
+def _read_and_store(
+    source: WebhookSource,
+    *,
+    endpoint: WebhookEndpoint,
+    body: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+) -> IntakeResult:
+    document = None
+    try:
+        document = parse_json(body)
+        envelope = source.read_envelope(endpoint, headers, document)
+    except InvalidEnvelope as invalid:
+        return _store_rejected(
+            endpoint=endpoint,
+            external_id=source.rejected_external_id(headers, body),
+            document=document,
+            body=body,
+            headers=headers,
+            remote_addr=remote_addr,
+            reason=invalid.detail,
+        )
     except Refused as refused:
         raise IntakeError(refused.status, refused.code, refused.detail) from refused
     return _store(
@@ -113,65 +149,6 @@ def webhook_receive(
         headers=headers,
         remote_addr=remote_addr,
     )
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidEnvelope(
-            f"The body is not UTF-8 ({error.reason} at byte {error.start})."
-        ) from None
-    try:
-        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as error:
-        raise InvalidEnvelope(f"The body is not JSON: {error}.") from None
-    except ValueError as error:  # NaN, Infinity, or a number Python will not read
-        raise InvalidEnvelope(f"The body holds a number that cannot be stored: {error}.") from None
-    except RecursionError:
-        raise InvalidEnvelope(_TOO_DEEP) from None
-    if _deeper_than(document, MAX_JSON_DEPTH):
-        raise InvalidEnvelope(_TOO_DEEP)
-    # PostgreSQL's jsonb refuses NUL characters and lone surrogates; JSON allows both.
-    if "\\u0000" in text:
-        raise InvalidEnvelope("The body contains a \\u0000 character, which cannot be stored.")
-    if "\\ud" in text.lower():
-        try:
-            json.dumps(document, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidEnvelope("The body contains an unpaired UTF-16 surrogate.") from None
-    return document
-
-
-# Deeper documents are refused: redacting and storing one recurses through it.
-MAX_JSON_DEPTH = 100
-_TOO_DEEP = f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise ValueError("a number is too large")
-    return number
-
-
-def _deeper_than(document: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than `limit` levels, counted without recursion."""
-    level = [document]
-    for _ in range(limit):
-        level = [
-            child
-            for value in level
-            if isinstance(value, dict | list)
-            for child in (value.values() if isinstance(value, dict) else value)
-        ]
-        if not level:
-            return False
-    return any(isinstance(value, dict | list) for value in level)
 
 
 # One statement stores the delivery or counts one more receipt of it. ON CONFLICT decides
@@ -209,13 +186,15 @@ def _store(
     headers: Mapping[str, str],
     remote_addr: str | None,
 ) -> IntakeResult:
+    payload = redact_document(document)
     return _upsert(
         endpoint=endpoint,
         external_id=envelope.external_id,
         event_type=envelope.event_type,
         status=Delivery.Status.PENDING,
         occurred_at=envelope.occurred_at,
-        payload=redact_document(document),
+        payload=payload,
+        subjects=subjects_of(payload),
         headers=headers,
         remote_addr=remote_addr,
     )
@@ -234,8 +213,7 @@ def _store_rejected(
     """Store a body the source cannot read: as JSON when it parsed, else as text."""
     unparsed = ""
     if document is None:
-        text = body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
-        unparsed = redact_text(text)
+        unparsed = _body_as_text(body)
     else:
         document = redact_document(document)
     return _upsert(
@@ -244,11 +222,86 @@ def _store_rejected(
         event_type=_guess_event_type(document),
         status=Delivery.Status.REJECTED,
         payload=document,
+        subjects=subjects_of(document),
         unparsed_body=unparsed,
         error=reason,
         headers=headers,
         remote_addr=remote_addr,
     )
+
+
+def _store_unexpected(
+    source: WebhookSource,
+    error: Exception,
+    *,
+    endpoint: WebhookEndpoint,
+    body: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+) -> IntakeResult:
+    """Store as rejected a delivery that failed in an unforeseen way, keeping only what
+    cannot fail the same way again: no payload, subjects or event type; the body as text."""
+
+    def scrubbed(lines: list[str]) -> str:
+        # An Openvolt endpoint's id is its credential, and a database error may quote it.
+        text = "".join(lines)
+        return text.replace(str(endpoint.pk), "<endpoint>").replace(endpoint.pk.hex, "<endpoint>")
+
+    logger.error(
+        "A %s delivery could not be taken in; it is stored as rejected.\n%s",
+        endpoint.source,
+        scrubbed(traceback.format_exception(error)),
+    )
+    reason = scrubbed(traceback.format_exception_only(error)).strip()[:500]
+    try:
+        return _upsert(
+            endpoint=endpoint,
+            external_id=_fallback_external_id(source, headers, body),
+            event_type="",
+            status=Delivery.Status.REJECTED,
+            payload=None,
+            subjects=[],
+            unparsed_body=_body_as_text(body),
+            error=_storable(f"Switchboard could not take this delivery in: {reason}"),
+            headers=headers,
+            remote_addr=remote_addr if _is_ip(remote_addr) else None,
+        )
+    except Exception as failure:
+        logger.error(
+            "Not even the rejected %s delivery could be stored (%s); the sender will retry.",
+            endpoint.source,
+            scrubbed(traceback.format_exception_only(failure)).strip(),
+        )
+        raise NotStored from failure
+
+
+def _fallback_external_id(source: WebhookSource, headers: Mapping[str, str], body: bytes) -> str:
+    try:
+        external_id = _storable(source.rejected_external_id(headers, body))
+    except Exception:
+        external_id = ""
+    if 0 < len(external_id) <= EXTERNAL_ID_LENGTH:
+        return external_id
+    return "invalid-body:" + hashlib.sha256(body).hexdigest()
+
+
+def _body_as_text(body: bytes) -> str:
+    """A body as text that PostgreSQL stores, whatever its bytes, with secrets masked."""
+    return redact_text(_storable(body.decode("utf-8", errors="backslashreplace")))
+
+
+def _storable(text: str) -> str:
+    """`text` without what PostgreSQL's text and jsonb refuse: NUL and lone surrogates."""
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def _is_ip(address: str | None) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return "%" not in address  # a zoned IPv6 address, which PostgreSQL's inet refuses
 
 
 def _upsert(
@@ -258,6 +311,7 @@ def _upsert(
     event_type: str,
     status: str,
     payload: Any,
+    subjects: list[str],
     headers: Mapping[str, str],
     remote_addr: str | None,
     occurred_at=None,
@@ -278,7 +332,7 @@ def _upsert(
                 None if payload is None else Jsonb(payload),
                 unparsed_body,
                 error,
-                subjects_of(payload),
+                subjects,
             ],
         )
         delivery_id, stored_status, created = cursor.fetchone()
@@ -297,14 +351,19 @@ def _upsert(
             [
                 delivery_id,
                 remote_addr or None,
-                Jsonb(redact_headers(dict(headers))),
+                # Names and values as the server passed them: odd bytes must not lose a delivery.
+                Jsonb(redact_headers({_storable(k): _storable(v) for k, v in headers.items()})),
                 verdict,
                 _ANSWER[verdict],
             ],
         )
-    delivery_received_count(
-        source=endpoint.source, event_type=event_type_label(event_type), verdict=verdict
-    )
+    try:
+        delivery_received_count(
+            source=endpoint.source, event_type=event_type_label(event_type), verdict=verdict
+        )
+    except Exception:
+        # Committed and about to be acknowledged: a count lost must not change the answer.
+        logger.exception("A received delivery could not be counted in the metrics")
     return IntakeResult(delivery_id=delivery_id, duplicate=not created, rejection=rejection)
 
 

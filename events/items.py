@@ -28,7 +28,7 @@ from psycopg.types.json import Jsonb
 from common.locks import advisory_locks_take
 from common.logs import delivery_logging
 from common.metrics import processing_timer
-from events.dispatch import ItemSkipped, Outcome, PayloadError, WorkItem, item_kind_for
+from events.dispatch import PERMANENT_ERRORS, ItemSkipped, Outcome, WorkItem, item_kind_for
 from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryItem
 from events.notifications import delivery_notifications_queue
@@ -254,8 +254,8 @@ def _item_fail(item: DeliveryItem, error: Exception) -> None:
         item.error = f"{type(error).__name__}: {error}"
         item.error_traceback = traceback.format_exc()
         item.finished_at = timezone.now()
-        # A value the handler cannot read stays unreadable: no retry can help.
-        permanent = isinstance(error, PayloadError)
+        # A value the handler cannot read or store stays so: no retry can help.
+        permanent = isinstance(error, PERMANENT_ERRORS)
         item.next_attempt_at = None if permanent else retry_at(failures=item.consecutive_failures)
         if item.next_attempt_at is None:
             item.status = Status.DEAD

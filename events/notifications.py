@@ -20,9 +20,15 @@ class NotificationsNotSent(Exception):
     """Some e-mails could not be sent; the job is retried for those."""
 
 
-def delivery_notifications_queue(*, delivery: Delivery) -> None:
-    """Queue the e-mails in the caller's transaction, so they go only if processing commits."""
-    if EmailSubscription.objects.for_event_type(delivery.event_type).exists():
+def delivery_notifications_queue(*, delivery: Delivery, subscribed: bool | None = None) -> None:
+    """Queue the e-mails in the caller's transaction, so they go only if processing commits.
+
+    `subscribed`: whether anyone subscribes to the delivery's event type, when the caller has
+    asked already (events/runs.py asks in the statement that marks the delivery processed).
+    """
+    if subscribed is None:
+        subscribed = EmailSubscription.objects.for_event_type(delivery.event_type).exists()
+    if subscribed:
         notify_subscribers.defer(delivery_id=delivery.pk)
 
 

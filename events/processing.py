@@ -2,6 +2,7 @@
 
 pending -> processing -> processed | ignored
                       -> failed (error kept, next attempt scheduled) -> ... -> dead
+                      -> dead at once, for an error no retry can mend (PERMANENT_ERRORS)
 
 A handler whose payload names items (meters, consents) fans the delivery out instead: its
 items run on their own and its status follows theirs from then on (events/items.py).
@@ -9,23 +10,30 @@ items run on their own and its status follows theirs from then on (events/items.
 
 import logging
 import traceback
+from collections import Counter
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from common.metrics import processing_timer
-from events.dispatch import Outcome, handler_for
+from events.dispatch import PERMANENT_ERRORS, Outcome
 from events.items import delivery_items_discard, delivery_items_rerun, items_fan_out
 from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryAttempt, DeliveryItem
 from events.notifications import delivery_notifications_queue
 from events.retries import retry_at
+from events.runs import delivery_run_claim, delivery_run_finish
+from events.sweeper import BY_REPROCESS, delivery_lost_work_requeue
 from events.tasks import delivery_queued_runs_cancel, delivery_run_queue
 
 logger = logging.getLogger(__name__)
 
-RUNNABLE = (Delivery.Status.PENDING, Delivery.Status.PROCESSING, Delivery.Status.FAILED)
+# Pending and processing deliveries are on their way, unless the job that was to run them is
+# gone (as after a database outage): reprocessing one queues it again (events/sweeper.py).
+ON_ITS_WAY = (Delivery.Status.PENDING, Delivery.Status.PROCESSING)
 REPROCESSABLE = (
+    *ON_ITS_WAY,
     Delivery.Status.PROCESSED,
     Delivery.Status.FAILED,
     Delivery.Status.DEAD,
@@ -38,34 +46,15 @@ REPROCESS_BATCH = 500
 def delivery_process(*, delivery_id: int) -> None:
     """Run a delivery through its handler once.
 
-    A delivery found `processing` is one whose worker died mid-run: it is run again. The
+    A delivery found `processing` is one whose worker died mid-run: it is run again. The run
+    is claimed, and its attempt recorded, in a statement of its own (events/runs.py). The
     handler's writes and the `processed` mark commit together, so a failure leaves no partial
     mirror behind; the failure itself is recorded in a transaction of its own.
     """
-    with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
-        # A delivery that fanned out is its items' now: they run, and rerun, on their own.
-        if delivery is None or delivery.status not in RUNNABLE or delivery.item_counts:
-            return
-        handler = handler_for(source=delivery.source, event_type=delivery.event_type)
-        if handler is None:
-            delivery.status = Delivery.Status.IGNORED
-            delivery.next_attempt_at = None
-            delivery.save(update_fields=["status", "next_attempt_at"])
-            return
-        if delivery.status == Delivery.Status.PROCESSING:
-            # The previous run's worker died mid-run; its attempt never finished.
-            delivery.attempts.filter(result=DeliveryAttempt.Result.RUNNING).update(
-                result=DeliveryAttempt.Result.FAILED,
-                error="The worker stopped during this attempt (killed or restarted).",
-                finished_at=timezone.now(),
-            )
-        delivery.status = Delivery.Status.PROCESSING
-        delivery.attempt_count += 1
-        delivery.next_attempt_at = None
-        delivery.save(update_fields=["status", "attempt_count", "next_attempt_at"])
-        attempt = DeliveryAttempt.objects.create(delivery=delivery)
-
+    run = delivery_run_claim(delivery_id=delivery_id)
+    if run is None:
+        return
+    delivery, attempt = run.delivery, run.attempt
     try:
         with (
             processing_timer(
@@ -73,16 +62,21 @@ def delivery_process(*, delivery_id: int) -> None:
             ),
             transaction.atomic(),
         ):
-            outcome = handler(delivery) or Outcome()
+            outcome = run.handler(delivery) or Outcome()
             delivery.summary = outcome.summary
             delivery.links = outcome.links
             delivery.subjects = list(dict.fromkeys([*delivery.subjects, *outcome.subjects]))
             delivery.warnings = outcome.warnings
+            warnings = "\n".join(outcome.warnings)
+            if not outcome.items:
+                # One statement: the delivery, its attempt, and whether anyone subscribes.
+                subscribed = delivery_run_finish(
+                    delivery=delivery, attempt=attempt, warnings=warnings
+                )
+                delivery_notifications_queue(delivery=delivery, subscribed=subscribed)
+                return
             delivery.error = delivery.error_traceback = ""
             delivery.consecutive_failures = 0
-            if not outcome.items:
-                delivery.status = Delivery.Status.PROCESSED
-                delivery.processed_at = timezone.now()
             # Named fields only: intake may have counted a receipt on the row meanwhile.
             delivery.save(
                 update_fields=[
@@ -97,12 +91,9 @@ def delivery_process(*, delivery_id: int) -> None:
                     "consecutive_failures",
                 ]
             )
-            if outcome.items:
-                # From here on the items decide the delivery's status (events/items.py).
-                items_fan_out(delivery=delivery, work_items=outcome.items)
-            else:
-                delivery_notifications_queue(delivery=delivery)
-            _finish(attempt, DeliveryAttempt.Result.PROCESSED, "\n".join(outcome.warnings))
+            # From here on the items decide the delivery's status (events/items.py).
+            items_fan_out(delivery=delivery, work_items=outcome.items)
+            _finish(attempt, DeliveryAttempt.Result.PROCESSED, warnings)
     except Exception as error:
         logger.warning("Delivery %s failed: %s", delivery_id, type(error).__name__)
         _record_failure(delivery, attempt, error)
@@ -114,7 +105,11 @@ def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: Excepti
         delivery.consecutive_failures += 1
         delivery.error = f"{type(error).__name__}: {error}"
         delivery.error_traceback = traceback.format_exc()
-        delivery.next_attempt_at = retry_at(failures=delivery.consecutive_failures)
+        # A value the handler cannot read or store stays so: no retry can help.
+        permanent = isinstance(error, PERMANENT_ERRORS)
+        delivery.next_attempt_at = (
+            None if permanent else retry_at(failures=delivery.consecutive_failures)
+        )
         if delivery.next_attempt_at is None:
             delivery.status = Delivery.Status.DEAD
         else:
@@ -139,25 +134,46 @@ def _finish(attempt: DeliveryAttempt, result: str, error: str = "") -> None:
     attempt.save(update_fields=["result", "error", "finished_at"])
 
 
+@dataclass(frozen=True)
+class Reprocessed:
+    """What reprocessing did with the deliveries it was given."""
+
+    queued: int = 0
+    # Pending or processing, with a job waiting or running for them (or for their items).
+    on_their_way: int = 0
+    # Stored but invalid: never processable.
+    rejected: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.on_their_way + self.rejected
+
+
 def deliveries_reprocess(*, deliveries, everything: bool = False) -> tuple[int, int]:
-    """Queue deliveries to run again through the same path; returns (queued, skipped).
+    """Queue deliveries to run again; returns (queued, skipped), as
+    deliveries_reprocess_counted, which also says why each was skipped."""
+    counts = deliveries_reprocess_counted(deliveries=deliveries, everything=everything)
+    return counts.queued, counts.skipped
+
+
+def deliveries_reprocess_counted(*, deliveries, everything: bool = False) -> Reprocessed:
+    """Queue deliveries to run again through the same path.
 
     A delivery worked item by item runs again only its items that did not succeed, unless
     every item succeeded or `everything` is asked for: then it starts over from its payload.
-    Rejected deliveries cannot be processed, and pending or processing ones are already on
-    their way, so they are skipped.
+    A pending or processing one is on its way, and skipped, unless no job is left to run it
+    (or some of its items): then that is queued again, as the sweeper would, `everything` or
+    not. Rejected deliveries cannot be processed, and are skipped.
     """
-    queued = skipped = 0
+    outcomes: Counter[str] = Counter()
     with transaction.atomic():
         for delivery_id in deliveries.values_list("pk", flat=True):
-            if _delivery_reprocess(delivery_id=delivery_id, everything=everything):
-                queued += 1
-            else:
-                skipped += 1
-    return queued, skipped
+            outcomes[_delivery_reprocess(delivery_id=delivery_id, everything=everything)] += 1
+    return Reprocessed(**outcomes)
 
 
-def _delivery_reprocess(*, delivery_id: int, everything: bool) -> bool:
+def _delivery_reprocess(*, delivery_id: int, everything: bool) -> str:
+    """Reprocess one delivery; returns a field of Reprocessed: what became of it."""
     # The items before their delivery, in the order an item's own job takes them.
     unsucceeded = DeliveryItem.objects.select_for_update().filter(
         delivery_id=delivery_id, status__in=(DeliveryItem.Status.FAILED, DeliveryItem.Status.DEAD)
@@ -168,11 +184,14 @@ def _delivery_reprocess(*, delivery_id: int, everything: bool) -> bool:
         .only("pk", "status", "item_counts", "subjects", "processed_at")
         .get(pk=delivery_id)
     )
+    if delivery.status in ON_ITS_WAY:
+        lost = delivery_lost_work_requeue(delivery=delivery, by=BY_REPROCESS)
+        return "queued" if lost else "on_their_way"
     if delivery.status not in REPROCESSABLE:
-        return False
+        return "rejected"
     if delivery.item_counts and has_unsucceeded and not everything:
         delivery_items_rerun(delivery=delivery)
-        return True
+        return "queued"
     if delivery.item_counts:
         delivery_items_discard(delivery=delivery)
     delivery.status = Delivery.Status.PENDING
@@ -183,7 +202,7 @@ def _delivery_reprocess(*, delivery_id: int, everything: bool) -> bool:
     )
     delivery_queued_runs_cancel(delivery_id=delivery.pk)
     delivery_run_queue(delivery_id=delivery.pk)
-    return True
+    return "queued"
 
 
 def deliveries_reprocess_matching(

@@ -7,7 +7,6 @@ from procrastinate.contrib.django import app
 
 from common.logs import delivery_logging
 
-
 # A run that lost its database (restarted, failed over) is run again by the job itself; one
 # whose job ended meanwhile is queued again by the sweeper.
 DATABASE_LOST = RetryStrategy(
@@ -125,3 +124,14 @@ def recount_delivery_days(timestamp: int) -> int:
     from events.daily_counts import delivery_daily_counts_refresh
 
     return delivery_daily_counts_refresh(at=datetime.fromtimestamp(timestamp, tz=UTC))
+
+
+@app.periodic(cron="* * * * *", periodic_id="sweep_lost_work")
+@app.task(name="events.sweep_lost_work", queue="maintenance", queueing_lock="sweep_lost_work")
+def sweep_lost_work(timestamp: int) -> int:
+    """Queue again the deliveries and items left waiting with no job to run them, as after a
+    database outage (events/sweeper.py); returns how many."""
+    from events.sweeper import lost_work_requeue
+
+    swept = lost_work_requeue(now=datetime.fromtimestamp(timestamp, tz=UTC))
+    return swept.deliveries + swept.items

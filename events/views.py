@@ -1,13 +1,12 @@
 import logging
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from drf_spectacular.utils import extend_schema
-from procrastinate.exceptions import ConnectorException
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.addresses import client_address
 from events import intake
 from events.schema import intake_schema
 
@@ -36,17 +35,16 @@ class WebhookIntakeView(APIView):
                 endpoint=endpoint,
                 body=_body(request),
                 headers={name.lower(): value for name, value in request.headers.items()},
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                remote_addr=client_address(request),
             )
         except intake.IntakeError as error:
             return Response({"error": error.code, "detail": error.detail}, status=error.status)
-        except (OperationalError, InterfaceError, ConnectorException):
+        except intake.NotStored:
+            # Already logged with its cause; the sender's retry may well be stored.
+            return _unavailable()
+        except intake.UNAVAILABLE:
             logger.exception("Database unavailable; asked the sender to retry")
-            return Response(
-                {"error": "unavailable", "detail": "Storage is unavailable; retry later."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            return _unavailable()
         if result.rejection:
             return Response(
                 {
@@ -79,6 +77,14 @@ class UnknownEndpointView(WebhookIntakeView):
             {"error": "unknown_endpoint", "detail": "No webhook endpoint has this address."},
             status=status.HTTP_404_NOT_FOUND,
         )
+
+
+def _unavailable() -> Response:
+    return Response(
+        {"error": "unavailable", "detail": "Storage is unavailable; retry later."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _body(request) -> bytes:

@@ -1,11 +1,33 @@
 """Fixtures of the whole suite. Helpers that tests import are in tests/support/, factories of
 the rows they need in tests/factories.py."""
 
+import os
+
 import pytest
 from django.db import connection, connections
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.factories import NectarEndpointFactory, OpenvoltEndpointFactory, StaffUserFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def plain_http_and_password_logins():
+    """The suite speaks plain HTTP to Switchboard, as the TLS proxy in front of a deployment
+    does, and signs staff in with a password (or force_login) alone. For the whole session:
+    the live server reads SECURE_SSL_REDIRECT once, when it starts; and in the environment,
+    which the servers and workers the tests start inherit. tests/security/ turns both back on
+    where it tests them."""
+    plain = {"SECURE_SSL_REDIRECT": "false", "REQUIRE_2FA": "false"}
+    before = {name: os.environ.get(name) for name in plain}
+    os.environ.update(plain)
+    with override_settings(SECURE_SSL_REDIRECT=False, REQUIRE_2FA=False):
+        yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

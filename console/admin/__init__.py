@@ -1,3 +1,9 @@
 """The console's admin: its own records, and the pages that join apps."""
 
-from console.admin import alerts, export_log, follow_ups, meters  # noqa: F401  (registers them)
+from console.admin import (  # noqa: F401  (registers them)
+    alerts,
+    export_log,
+    follow_ups,
+    meters,
+    sign_in,
+)

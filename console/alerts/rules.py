@@ -13,6 +13,7 @@ or they would resolve for having fallen out of its window.
 """
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,8 +25,9 @@ from common.admin import admin_change_url, admin_changelist_url
 from console import operations
 from console.models import Alert
 from console.selectors import endpoints_silent
-from events.models import Delivery, WebhookEndpoint
+from events.models import Delivery, EndpointSecret, Source, WebhookEndpoint
 from events.selectors import openvolt_key_refusal
+from events.sources.nectar import secret_readable
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,34 @@ def openvolt_key_refused(context: RuleContext) -> Iterable[Finding]:
             "OPENVOLT_API_KEY is set to the account's current key (was it rotated?).",
             value=refusal.key_refused_status,
             link=admin_changelist_url(Delivery, status__exact=Delivery.Status.FAILED),
+        )
+
+
+@rule(Alert.Kind.ENDPOINT_SECRET_UNREADABLE)
+def endpoint_secret_unreadable(context: RuleContext) -> Iterable[Finding]:
+    readable: dict[WebhookEndpoint, list[bool]] = defaultdict(list)
+    secrets = EndpointSecret.objects.active(at=context.now).filter(
+        endpoint__source=Source.NECTAR, endpoint__enabled=True
+    )
+    for secret in secrets.select_related("endpoint"):
+        readable[secret.endpoint].append(secret_readable(secret.secret))
+    for endpoint, verdicts in readable.items():
+        unreadable = verdicts.count(False)
+        if not unreadable:
+            continue
+        consequence = (
+            "its other secrets still verify Nectar's signatures"
+            if any(verdicts)
+            else "every delivery to it is refused (401)"
+        )
+        yield Finding(
+            subject=endpoint_subject(endpoint),
+            subject_label=endpoint_label(endpoint),
+            detail=f"{unreadable} of its {len(verdicts)} signing secrets in use cannot be read "
+            f"(not whsec_ and base64): {consequence}. Rotate its secret and give Nectar the "
+            "new one; the alert resolves when the unreadable one has expired.",
+            value=unreadable,
+            link=admin_changelist_url(WebhookEndpoint, source__exact=Source.NECTAR),
         )
 
 

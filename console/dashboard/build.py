@@ -28,7 +28,7 @@ from console.dashboard.parts import (
     StatusRow,
 )
 from console.models import Alert
-from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS
+from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS, WAITING, WAITING_AFTER, waiting_q
 from events.models import Delivery, WebhookEndpoint
 from meters.admin_filters import stale_meters_q
 from meters.models import IntervalReading, Meter
@@ -173,8 +173,50 @@ def _add_deliveries(
             "reprocess them once fixed.",
         )
     )
+    dashboard.attention.append(_unfinished_panel(links, now=now))
     dashboard.attention.append(_silent_endpoints_panel(links, now=now, endpoint_ids=endpoint_ids))
     dashboard.charts.insert(0, deliveries_chart(links, daily, today=today))
+
+
+def _unfinished_panel(links: Links, *, now) -> Panel:
+    """Deliveries still pending or processing minutes after they arrived: the worker is
+    behind or stopped, or their job was lost (the sweeper queues those again each minute)."""
+    minutes = int(WAITING_AFTER.total_seconds() // 60)
+    unfinished = Delivery.objects.filter(waiting_q(now=now))
+    counts = {
+        status: selectors.capped_count(unfinished.filter(status=status))
+        for status in (Delivery.Status.PENDING, Delivery.Status.PROCESSING)
+    }
+    return Panel(
+        f"Deliveries not finished after {minutes} minutes",
+        items=[],
+        empty="" if any(count.value for count in counts.values()) else "None: the worker keeps up.",
+        figures=[
+            (
+                "waiting for the worker",
+                links.figure(
+                    Delivery,
+                    counts[Delivery.Status.PENDING],
+                    tone="warn",
+                    status__exact=Delivery.Status.PENDING,
+                    waiting=WAITING,
+                ),
+            ),
+            (
+                "in progress (a large portfolio, item by item, takes longer)",
+                links.figure(
+                    Delivery,
+                    counts[Delivery.Status.PROCESSING],
+                    tone="warn",
+                    status__exact=Delivery.Status.PROCESSING,
+                    waiting=WAITING,
+                ),
+            ),
+        ],
+        note="Received more than "
+        f"{minutes} minutes ago. Switchboard queues again, every minute, any whose job was "
+        "lost (in a database outage, say); if these numbers stay up, check the workers.",
+    )
 
 
 def _tone(status: str) -> str:

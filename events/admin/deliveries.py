@@ -11,13 +11,19 @@ from django.utils.safestring import mark_safe
 
 from common.admin import LargeTableAdmin, ReadOnlyAdmin
 from common.exports import ExportPermissionMixin, FieldColumn, IsoText, export_actions
-from events.admin.inlines import AttemptInline, ItemInline, NotificationInline, ReceiptInline
-from events.admin_filters import ReceivedFilter
+from events.admin.inlines import (
+    AttemptInline,
+    ItemInline,
+    NotificationInline,
+    ReceiptInline,
+    RequeueInline,
+)
+from events.admin_filters import ReceivedFilter, WaitingFilter
 from events.admin_retry import retry_failed_view
 from events.delivery_filters import EndpointFilter, ReceivedRangeFilter
 from events.dispatch import known_event_types
 from events.models import Delivery, DeliveryItem, WebhookEndpoint
-from events.processing import deliveries_reprocess
+from events.processing import deliveries_reprocess_counted
 from events.subjects import normalized
 
 # A payload naming a portfolio runs to megabytes: the page shows its beginning.
@@ -92,6 +98,7 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         EventTypeFilter,
         "status",
         ReceivedFilter,
+        WaitingFilter,
         EndpointFilter,
         ReceivedRangeFilter,
     ]
@@ -111,7 +118,7 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         "subjects",
     )
     actions = ["reprocess", "reprocess_everything", *export_actions(DELIVERY_COLUMNS)]
-    inlines = [ItemInline, ReceiptInline, AttemptInline, NotificationInline]
+    inlines = [ItemInline, ReceiptInline, AttemptInline, RequeueInline, NotificationInline]
     change_list_template = "admin/events/delivery/change_list.html"
     fieldsets = [
         (None, {"fields": ["external_id", "endpoint", "source", "event_type", "status"]}),
@@ -135,6 +142,12 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         ),
         ("Body", {"fields": ["pretty_payload", "unparsed_body"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        # Jobs are lost only in rare outages: the section shows only where it has rows.
+        if obj is None or not obj.requeues.exists():
+            return [inline for inline in self.inlines if inline is not RequeueInline]
+        return self.inlines
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -251,12 +264,22 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         self._reprocess(request, queryset, everything=True)
 
     def _reprocess(self, request, queryset, *, everything: bool):
-        queued, skipped = deliveries_reprocess(deliveries=queryset, everything=everything)
-        self.message_user(request, f"{queued} queued for processing.", messages.SUCCESS)
-        if skipped:
+        counts = deliveries_reprocess_counted(deliveries=queryset, everything=everything)
+        self.message_user(request, f"{counts.queued} queued for processing.", messages.SUCCESS)
+        why = []
+        if counts.on_their_way:
+            one = counts.on_their_way == 1
+            why.append(
+                f"{counts.on_their_way} on {'its' if one else 'their'} way already (pending or "
+                f"processing, with a job waiting or running for {'it' if one else 'them'})"
+            )
+        if counts.rejected:
+            one = counts.rejected == 1
+            why.append(
+                f"{counts.rejected} rejected (invalid: {'it' if one else 'they'} cannot be "
+                "processed)"
+            )
+        if why:
             self.message_user(
-                request,
-                f"{skipped} skipped: pending or processing ones are on their way already, "
-                "and rejected ones cannot be processed.",
-                messages.WARNING,
+                request, f"{counts.skipped} skipped: {'; '.join(why)}.", messages.WARNING
             )

@@ -1,12 +1,19 @@
 """The rows shown on a delivery's page: receipts, attempts, e-mails and items, the latest or
 the most telling of them only, however many there are."""
 
+from django.contrib import admin
 from django.db.models import Case, IntegerField, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
 from common.admin import ReadOnlyInline
-from events.models import DeliveryAttempt, DeliveryItem, DeliveryReceipt, Notification
+from events.models import (
+    DeliveryAttempt,
+    DeliveryItem,
+    DeliveryReceipt,
+    DeliveryRequeue,
+    Notification,
+)
 
 
 class LatestRowsFormSet(BaseInlineFormSet):
@@ -61,6 +68,21 @@ class AttemptInline(LatestRowsInline):
     fields = readonly_fields = ["started_at", "finished_at", "result", "error"]
     verbose_name_plural = "processing attempts"
     row_order = ("-started_at", "-id")
+
+
+class RequeueInline(LatestRowsInline):
+    """When the delivery, or some of its items, had lost its job and was queued again."""
+
+    model = DeliveryRequeue
+    fields = readonly_fields = ["at", "queued", "reason"]
+    verbose_name_plural = "lost jobs, queued again"
+    row_order = ("-at", "-id")
+
+    @admin.display(description="queued again")
+    def queued(self, requeue):
+        if not requeue.items:
+            return "The delivery"
+        return f"{requeue.items:,} item{'s' if requeue.items != 1 else ''}"
 
 
 class NotificationInline(LatestRowsInline):

@@ -11,6 +11,7 @@ from events.models.endpoints import EndpointSecret, Source, WebhookEndpoint
 from events.models.items import DeliveryItem
 from events.models.notifications import EmailSubscription, Notification
 from events.models.openvolt import OpenvoltBudget
+from events.models.requeues import DeliveryRequeue
 
 __all__ = [
     "Delivery",
@@ -18,6 +19,7 @@ __all__ = [
     "DeliveryDailyCount",
     "DeliveryItem",
     "DeliveryReceipt",
+    "DeliveryRequeue",
     "EmailSubscription",
     "EndpointSecret",
     "Notification",

@@ -1,100 +1,38 @@
 """What each Nectar event does to the mirror (shapes as in Nectar's event catalogue).
 
 Nectar sends the whole object with every event; `updated` (nanoseconds, no zone: UTC) orders
-them. Values are read strictly: a charge that is not a number, or a missing company, fails the
-delivery with an error that names the field, rather than storing something wrong.
+them. Values are read strictly (nectar_values.py): a charge that is not a number, a missing
+company or an id too long to store fails the delivery with an error that names the field,
+rather than storing something wrong.
 """
 
-from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
+from django.db import models
+
+from common.fits import ValueTooLong
 from common.locks import advisory_locks_take
-from common.moments import parse_timestamp
+from consents.models import ConnectionAccount, UtilityConnection
 from consents.services import utility_connection_upsert
 from events.dispatch import Outcome, PayloadError, handles
 from events.models import Delivery, Source
+from events.sources.nectar_values import (
+    Spec,
+    amount,
+    amounts,
+    day,
+    fitting,
+    flag,
+    mapping,
+    moment,
+    read,
+    text,
+    texts,
+    whole,
+)
 from meters.bills import utility_bill_mark_deleted, utility_bill_upsert
-
-# Readers of one value. Each takes (value, path) and returns the value to store; an absent or
-# null value is read as the field's empty value before a reader sees it.
-
-
-def text(value: Any, path: str) -> str:
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value)
-    raise PayloadError(f"{path}: expected text, got {value!r}.")
-
-
-def amount(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool):
-        raise PayloadError(f"{path}: {value!r} is not a number.")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PayloadError(f"{path}: {value!r} is not a number.") from None
-    if not number.is_finite():
-        raise PayloadError(f"{path}: {value!r} is not a number.")
-    return number
-
-
-def day(value: Any, path: str) -> date:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise PayloadError(f"{path}: {value!r} is not a date (YYYY-MM-DD).") from None
-
-
-def moment(value: Any, path: str) -> datetime:
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        raise PayloadError(f"{path}: {value!r} is not a timestamp.")
-    return parsed
-
-
-def flag(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise PayloadError(f"{path}: expected true or false, got {value!r}.")
-
-
-def whole(value: Any, path: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise PayloadError(f"{path}: expected a whole number, got {value!r}.")
-
-
-def texts(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list):
-        raise PayloadError(f"{path}: expected a list, got {value!r}.")
-    return [text(item, f"{path}[{i}]") for i, item in enumerate(value)]
-
-
-def amounts(value: Any, path: str) -> list[Decimal]:
-    if not isinstance(value, list):
-        raise PayloadError(f"{path}: expected a list, got {value!r}.")
-    return [amount(item, f"{path}[{i}]") for i, item in enumerate(value)]
-
-
-def mapping(value: Any, path: str) -> dict:
-    if isinstance(value, dict):
-        return value
-    raise PayloadError(f"{path}: expected an object, got {value!r}.")
-
-
-_EMPTY = {text: "", texts: [], amounts: [], mapping: {}}
-
-Spec = dict[str, tuple[str, Callable[[Any, str], Any]]]
-
-
-def read(obj: dict[str, Any], spec: Spec, path: str) -> dict[str, Any]:
-    """Our field name -> value, read from Nectar's camelCase keys with the spec's readers."""
-    values = {}
-    for field, (key, reader) in spec.items():
-        value = obj.get(key)
-        values[field] = _EMPTY.get(reader) if value is None else reader(value, f"{path}.{key}")
-    return values
+from meters.models import BillLineItem, BillMeterUsage, UtilityBill
 
 
 def _amounts_of(*names: str) -> Spec:
@@ -217,10 +155,15 @@ def event_object(delivery: Delivery) -> dict[str, Any]:
     return document
 
 
-def nectar_id(obj: dict[str, Any], path: str = "event") -> str:
+def nectar_id(
+    obj: dict[str, Any], path: str = "event", model: type[models.Model] | None = None
+) -> str:
+    """The object's id; given the model that stores it, checked to fit its external_id."""
     value = obj.get("id")
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"{path}.id: missing; every Nectar object has one.")
+    if model is not None:
+        fitting(model, {"external_id": value}, {"external_id": f"{path}.id"})
     return value
 
 
@@ -228,7 +171,18 @@ def updated_at(obj: dict[str, Any]) -> datetime | None:
     return moment(obj["updated"], "event.updated") if obj.get("updated") else None
 
 
-def company(obj: dict[str, Any], *, with_public_id: bool = False) -> dict[str, str]:
+# Our field -> the key of Nectar's company object.
+_COMPANY_KEYS = {
+    "company_nectar_id": "id",
+    "company_external_id": "externalId",
+    "company_name": "name",
+    "company_public_id": "publicId",
+}
+
+
+def company(
+    obj: dict[str, Any], model: type[models.Model], *, with_public_id: bool = False
+) -> dict[str, str]:
     value = obj.get("company")
     if not isinstance(value, dict) or not value:
         raise PayloadError("event.company: missing; a bill or connection belongs to a company.")
@@ -239,7 +193,7 @@ def company(obj: dict[str, Any], *, with_public_id: bool = False) -> dict[str, s
     }
     if with_public_id:
         fields["company_public_id"] = text(value.get("publicId") or "", "event.company.publicId")
-    return fields
+    return fitting(model, fields, {f: f"event.company.{k}" for f, k in _COMPANY_KEYS.items()})
 
 
 def list_of_objects(obj: dict[str, Any], key: str, *, required: bool) -> list[dict[str, Any]]:
@@ -261,19 +215,31 @@ def _account(obj: dict[str, Any], path: str) -> dict[str, Any]:
     if not isinstance(number, str) or not number.strip():
         raise PayloadError(f"{path}.accountNumber: missing.")
     site = obj.get("site") if isinstance(obj.get("site"), dict) else {}
-    return {
-        "account_number": number,
-        "data_source_types": texts(obj.get("datasourceTypes") or [], f"{path}.datasourceTypes"),
-        "site_nectar_id": text(site.get("id") or "", f"{path}.site.id"),
-        "site_name": text(site.get("name") or "", f"{path}.site.name"),
+    names = {
+        "account_number": f"{path}.accountNumber",
+        "data_source_types": f"{path}.datasourceTypes",
+        "site_nectar_id": f"{path}.site.id",
+        "site_name": f"{path}.site.name",
     }
+    values = {
+        "account_number": number,
+        "data_source_types": texts(obj.get("datasourceTypes") or [], names["data_source_types"]),
+        "site_nectar_id": text(site.get("id") or "", names["site_nectar_id"]),
+        "site_name": text(site.get("name") or "", names["site_name"]),
+    }
+    return fitting(ConnectionAccount, values, names)
 
 
 def mirror_connection(delivery: Delivery, *, validated: bool = False) -> Outcome:
     obj = event_object(delivery)
-    connection_id = nectar_id(obj)
+    connection_id = nectar_id(obj, model=UtilityConnection)
     advisory_locks_take(keys=[f"connection:{connection_id}"])
     datasource = obj.get("datasource") if isinstance(obj.get("datasource"), dict) else {}
+    data_source = fitting(
+        UtilityConnection,
+        {"data_source": text(datasource.get("name") or "", "event.datasource.name")},
+        {"data_source": "event.datasource.name"},
+    )
     accounts = [
         _account(account, f"event.accounts[{i}]")
         for i, account in enumerate(list_of_objects(obj, "accounts", required=True))
@@ -282,9 +248,9 @@ def mirror_connection(delivery: Delivery, *, validated: bool = False) -> Outcome
     connection, changed = utility_connection_upsert(
         external_id=connection_id,
         values={
-            **read(obj, CONNECTION, "event"),
-            **company(obj, with_public_id=True),
-            "data_source": text(datasource.get("name") or "", "event.datasource.name"),
+            **read(obj, CONNECTION, "event", UtilityConnection),
+            **company(obj, UtilityConnection, with_public_id=True),
+            **data_source,
             "raw": obj,
         },
         accounts=accounts,
@@ -327,7 +293,7 @@ def connection_validated(delivery: Delivery) -> Outcome:
 
 
 def _bill_values(obj: dict[str, Any]) -> dict[str, Any]:
-    return {**read(obj, BILL, "event"), **company(obj), "raw": obj}
+    return {**read(obj, BILL, "event", UtilityBill), **company(obj, UtilityBill), "raw": obj}
 
 
 @handles(
@@ -338,14 +304,14 @@ def _bill_values(obj: dict[str, Any]) -> dict[str, Any]:
 )
 def document_changed(delivery: Delivery) -> Outcome:
     obj = event_object(delivery)
-    document_id = nectar_id(obj)
+    document_id = nectar_id(obj, model=UtilityBill)
     advisory_locks_take(keys=[f"bill:{document_id}"])
     line_items = [
-        read(item, LINE_ITEM, f"event.lineItems[{i}]")
+        read(item, LINE_ITEM, f"event.lineItems[{i}]", BillLineItem)
         for i, item in enumerate(list_of_objects(obj, "lineItems", required=False))
     ]
     meter_usages = [
-        read(usage, METER_USAGE, f"event.meterSiteUsageData[{i}]")
+        read(usage, METER_USAGE, f"event.meterSiteUsageData[{i}]", BillMeterUsage)
         for i, usage in enumerate(list_of_objects(obj, "meterSiteUsageData", required=False))
     ]
     bill, changed = utility_bill_upsert(
@@ -374,12 +340,13 @@ def document_changed(delivery: Delivery) -> Outcome:
 @handles(Source.NECTAR, "document.deleted.v2")
 def document_deleted(delivery: Delivery) -> Outcome:
     obj = event_object(delivery)
-    document_id = nectar_id(obj)
+    document_id = nectar_id(obj, model=UtilityBill)
     advisory_locks_take(keys=[f"bill:{document_id}"])
     try:
         known = _bill_values(obj)
-    except PayloadError:
-        # A deletion may carry little more than the id: what it lacks is not needed to delete.
+    except (PayloadError, ValueTooLong):
+        # A deletion may carry little more than the id: what it lacks is not needed to delete,
+        # nor what cannot be stored.
         known = {"raw": obj}
     bill = utility_bill_mark_deleted(
         external_id=document_id,

@@ -66,6 +66,21 @@ class NotAnOpenvoltId(OpenvoltError, ValueError):
 OPENVOLT_ID = re.compile(r"[A-Za-z0-9]{24}")
 
 
+# What an HTTP header can carry as it is: visible ASCII characters, nothing between them.
+_SENDABLE_KEY = re.compile(r"[!-~]+")
+
+
+def api_key_problem(api_key: str) -> str:
+    """Why the key (leading and trailing whitespace aside) cannot be sent as `x-api-key`, in
+    words that never quote it; '' when it can, or when there is none (that is said apart)."""
+    key = api_key.strip()
+    if not key or _SENDABLE_KEY.fullmatch(key):
+        return ""
+    if any(character.isspace() for character in key):
+        return "OPENVOLT_API_KEY has whitespace inside it (was it pasted across two lines?)."
+    return "OPENVOLT_API_KEY has characters an HTTP header cannot carry (only visible ASCII)."
+
+
 def is_openvolt_id(value: object) -> bool:
     return isinstance(value, str) and OPENVOLT_ID.fullmatch(value) is not None
 
@@ -175,6 +190,9 @@ class OpenvoltClient:
             raise OpenvoltNotConfigured(
                 "OPENVOLT_API_KEY is not set: Switchboard cannot call Openvolt's API."
             )
+        # Refused here, not by httpx, whose error would quote the header's value.
+        if problem := api_key_problem(self.api_key):
+            raise OpenvoltNotConfigured(problem)
         headers = {"x-api-key": self.api_key, "accept": "application/json"}
         url = self.base_url + path
         # A POST that timed out or got a 5xx may still have been carried out: repeating it could
@@ -182,6 +200,7 @@ class OpenvoltClient:
         idempotent = method == "GET"
         for attempt in range(1, self.attempts + 1):
             last = attempt == self.attempts
+            failure = None
             try:
                 with openvolt_call_slot() as ticket:
                     started = time.monotonic()
@@ -193,13 +212,21 @@ class OpenvoltClient:
                         elapsed = time.monotonic() - started
                 status = response.status_code
                 openvolt_request_observe(status=status, seconds=elapsed)
-            except httpx.TransportError as error:
+            except httpx.RequestError as error:
                 openvolt_request_observe(status=None, seconds=elapsed)
-                if last or not (idempotent or isinstance(error, httpx.ConnectError)):
-                    # The class only: a transport error's text may quote the request.
-                    raise OpenvoltError(f"{method} {path}: {type(error).__name__}.") from error
-                self._wait(attempt)
-                continue
+                retryable = isinstance(error, httpx.TransportError) and (
+                    idempotent or isinstance(error, httpx.ConnectError)
+                )
+                if retryable and not last:
+                    self._wait(attempt)
+                    continue
+                # The class only, never the text: an error of httpx (or of a proxy) may quote
+                # the request, its x-api-key included.
+                failure = OpenvoltError(f"{method} {path}: {type(error).__name__}.")
+            if failure is not None:
+                # Raised out here, so that it does not chain the error: a delivery's traceback
+                # (and Sentry) would print it whole.
+                raise failure
             if ticket.key_refused and status not in (401, 403):
                 openvolt_key_refused_record(status=None)
             if status == 429:

@@ -19,12 +19,14 @@ from events.sources import openvolt_items  # noqa: F401  (registers the item kin
 from events.sources.openvolt_api import MAX_RANGE, is_openvolt_id
 from events.sources.openvolt_mirror import (
     account_id_of,
+    fitting,
     mirror_customer,
     object_id,
     payload_items,
     payload_object,
     text_of,
 )
+from meters.models import ApiKeyRotation, PlatformUser
 from meters.services import api_key_rotation_record, platform_user_upsert
 
 
@@ -42,11 +44,14 @@ def customer_created(delivery: Delivery) -> Outcome:
 def user_created(delivery: Delivery) -> Outcome:
     # Openvolt publishes no schema for users: keep the object and the fields that are there.
     obj = payload_object(delivery)
+    texts = {
+        "external_id": object_id(obj),
+        "account_id": account_id_of(obj),
+        "name": text_of(obj, "name"),
+        "email": text_of(obj, "email"),
+    }
     user = platform_user_upsert(
-        external_id=object_id(obj),
-        account_id=account_id_of(obj),
-        name=text_of(obj, "name"),
-        email=text_of(obj, "email"),
+        **fitting(PlatformUser, "user", texts),
         created_on_platform=parse_timestamp(obj.get("created_at")),
         raw=obj,
     )
@@ -168,10 +173,14 @@ def api_keys_rotated(delivery: Delivery) -> Outcome:
     if rotated_at is None:
         raise PayloadError("No time for the rotation: the envelope has no event_timestamp.")
     masked = obj.get("live_api_key")
+    texts = {
+        "account_id": object_id(obj),
+        "account_name": text_of(obj, "name"),
+        "account_email": text_of(obj, "email"),
+    }
+    keys = {"account_id": "id", "account_name": "name", "account_email": "email"}
     rotation, _ = api_key_rotation_record(
-        account_id=object_id(obj),
-        account_name=text_of(obj, "name"),
-        account_email=text_of(obj, "email"),
+        **fitting(ApiKeyRotation, "account", texts, keys),
         key_last_four=last_four(masked) if isinstance(masked, str) else "",
         readonly=obj.get("readonly") if isinstance(obj.get("readonly"), bool) else None,
         rotated_at=rotated_at,

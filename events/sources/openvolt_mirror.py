@@ -7,6 +7,9 @@ Reading and writing only: the calls to Openvolt are made before, outside any tra
 import json
 from typing import Any
 
+from django.db import models
+
+from common.fits import values_fit
 from common.moments import parse_timestamp
 from consents.models import HostedConsent
 from consents.services import hosted_consent_upsert
@@ -56,17 +59,38 @@ def account_id_of(obj: dict[str, Any]) -> str:
     return object_id(account) if isinstance(account, dict) else text_of(obj, "account")
 
 
+# Our field -> the key of Openvolt's object, where they differ.
+_KEYS = {"external_id": "id", "account_id": "account", "version": "hosted_consent_version"}
+
+
+def fitting(
+    model: type[models.Model],
+    kind: str,
+    values: dict[str, Any],
+    keys: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The values, once each text fits its field of `model`; one too long is named as
+    Openvolt's object names it (`meter.meter_number`: `kind`, then the key; `keys` adds to
+    the keys that differ from our fields)."""
+    keys = {**_KEYS, **(keys or {})}
+    values_fit(model, values, names={f: f"{kind}.{keys.get(f, f)}" for f in values})
+    return values
+
+
 # Mirroring objects as the API or a payload shows them
 
 
 def mirror_customer(obj: dict[str, Any]) -> Customer:
+    texts = {
+        "external_id": object_id(obj),
+        "account_id": account_id_of(obj),
+        "name": text_of(obj, "name"),
+        "email": text_of(obj, "email"),
+        "address": text_of(obj, "address"),
+        "logo_url": text_of(obj, "logo_url"),
+    }
     return customer_upsert(
-        external_id=object_id(obj),
-        account_id=account_id_of(obj),
-        name=text_of(obj, "name"),
-        email=text_of(obj, "email"),
-        address=text_of(obj, "address"),
-        logo_url=text_of(obj, "logo_url"),
+        **fitting(Customer, "customer", texts),
         created_on_platform=parse_timestamp(obj.get("created_at")),
         platform_updated_at=parse_timestamp(obj.get("updated_at")),
         raw=obj,
@@ -98,16 +122,19 @@ def customer_for(reference: Any, fetched: dict[str, Any] | None) -> Customer | N
 
 def mirror_meter(obj: dict[str, Any], customer: dict[str, Any] | None = None) -> Meter:
     validity = obj.get("validity_state")
+    texts = {
+        "external_id": object_id(obj),
+        "meter_number": text_of(obj, "meter_number"),
+        "account_id": account_id_of(obj),
+        "status": text_of(obj, "status"),
+        "data_source": text_of(obj, "data_source"),
+        "update_frequency": text_of(obj, "update_frequency"),
+    }
     return meter_upsert(
-        external_id=object_id(obj),
-        meter_number=text_of(obj, "meter_number"),
+        **fitting(Meter, "meter", texts),
         customer=customer_for(obj.get("customer"), customer),
-        account_id=account_id_of(obj),
         enabled=obj.get("enabled") is not False,
         valid=obj.get("valid") if isinstance(obj.get("valid"), bool) else None,
-        status=text_of(obj, "status"),
-        data_source=text_of(obj, "data_source"),
-        update_frequency=text_of(obj, "update_frequency"),
         validity_state=validity if isinstance(validity, dict) else {},
         created_on_platform=parse_timestamp(obj.get("created_at")),
         platform_updated_at=parse_timestamp(obj.get("updated_at")),
@@ -117,19 +144,22 @@ def mirror_meter(obj: dict[str, Any], customer: dict[str, Any] | None = None) ->
 
 def mirror_consent(obj: dict[str, Any], customer: dict[str, Any] | None = None) -> HostedConsent:
     meter_numbers = obj.get("meter_numbers")
+    texts = {
+        "external_id": object_id(obj),
+        "account_id": account_id_of(obj),
+        "flow_type": text_of(obj, "flow_type"),
+        "consent_method": text_of(obj, "consent_method"),
+        "meter_numbers": [str(n) for n in meter_numbers] if isinstance(meter_numbers, list) else [],
+        "version": str(obj.get("hosted_consent_version") or ""),
+    }
     consent, _ = hosted_consent_upsert(
-        external_id=object_id(obj),
+        **fitting(HostedConsent, "consent", texts),
         customer=customer_for(obj.get("customer"), customer),
         valid=obj.get("valid") is True,
-        account_id=account_id_of(obj),
         revoked_at=parse_timestamp(obj.get("revoked_at")),
         consented_at=parse_timestamp(obj.get("consented_at")),
         expiry=parse_timestamp(obj.get("expiry")),
-        flow_type=text_of(obj, "flow_type"),
-        consent_method=text_of(obj, "consent_method"),
         consentee_email_verified=obj.get("consentee_email_verified"),
-        meter_numbers=[str(n) for n in meter_numbers] if isinstance(meter_numbers, list) else [],
-        version=str(obj.get("hosted_consent_version") or ""),
         created_on_platform=parse_timestamp(obj.get("created_at")),
         platform_updated_at=parse_timestamp(obj.get("updated_at")),
         raw={k: v for k, v in obj.items() if k not in ("customer", "account")},

@@ -103,6 +103,8 @@ def test_the_migration_made_both_groups_with_their_permissions(db):
             ),
             "events.reprocess_delivery",
             "console.view_exportlog",
+            "otp_totp.view_totpdevice",
+            "otp_totp.delete_totpdevice",
         }
         - customer_success
     )

@@ -12,10 +12,12 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.dispatch import Outcome
+from common.fits import ValueTooLong
+from events.dispatch import Outcome, PayloadError
 from events.models import Delivery, DeliveryAttempt, EndpointSecret, WebhookEndpoint
 from events.processing import deliveries_reprocess, delivery_process
 from events.retries import retry_delay
+from events.tasks import delivery_run_queue
 from tests.factories import DeliveryFactory
 from tests.support.jobs import jobs_for
 
@@ -273,6 +275,50 @@ def test_delivery_is_dead_after_its_retries_are_used_up(handle, settings, delays
     assert len(handler.calls) == len(delays) + 1
 
 
+def write_too_long(delivery):
+    """Fails in the database itself: a value longer than its column, that no check caught."""
+    WebhookEndpoint.objects.create(source="openvolt", description="d" * 201)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (
+            {"failures": 1, "error": PayloadError("event.id: missing.")},
+            "PayloadError: event.id: missing.",
+        ),
+        (
+            {"failures": 1, "error": ValueTooLong("event.id", 80, 64)},
+            "ValueTooLong: event.id is 80 characters long; at most 64 fit.",
+        ),
+        (
+            {"write": write_too_long},
+            "DataError: value too long for type character varying(200)",
+        ),
+    ],
+    ids=["unreadable", "too-long", "refused-by-the-database"],
+)
+def test_an_error_no_retry_can_mend_makes_the_delivery_dead_at_once(
+    handle, retry_delays, options, error
+):
+    handler = handle(**options)
+
+    delivery = run(DeliveryFactory(event_type=HANDLED))
+
+    assert delivery.status == Status.DEAD
+    assert delivery.error.startswith(error)
+    assert "Traceback (most recent call last)" in delivery.error_traceback
+    assert (delivery.attempt_count, delivery.consecutive_failures) == (1, 1)
+    assert delivery.next_attempt_at is None
+    assert not jobs_for(delivery).exists()
+    assert delivery.attempts.get().result == AttemptResult.FAILED
+    assert delivery.attempts.get().error == delivery.error
+
+    # A dead delivery waits for a person: running it again does nothing.
+    delivery = run(delivery)
+    assert handler.calls == [delivery.pk]
+
+
 def test_success_after_failure_resets_the_retry_schedule(handle, retry_delays):
     handler = handle(failures=2, warnings=["partly skipped"])
     delivery = DeliveryFactory(event_type=HANDLED)
@@ -372,10 +418,15 @@ def test_reprocess_queues_finished_delivery(status):
 
 @pytest.mark.parametrize("status", NOT_REPROCESSABLE)
 def test_reprocess_skips_delivery_on_its_way_or_rejected(status):
+    """On its way: pending or processing with its job waiting. One whose job was lost is
+    queued again (tests/events/test_sweeper.py)."""
     due = timezone.now() + timedelta(hours=1)
     delivery = DeliveryFactory(
         event_type=HANDLED, status=status, consecutive_failures=3, next_attempt_at=due
     )
+    on_its_way = status != Status.REJECTED
+    if on_its_way:
+        delivery_run_queue(delivery_id=delivery.pk)
 
     result = deliveries_reprocess(deliveries=Delivery.objects.filter(pk=delivery.pk))
 
@@ -386,20 +437,22 @@ def test_reprocess_skips_delivery_on_its_way_or_rejected(status):
         3,
         due,
     )
-    assert not jobs_for(delivery).exists()
+    assert jobs_for(delivery).count() == (1 if on_its_way else 0)
 
 
 def test_reprocess_counts_queued_and_skipped():
     deliveries = {
         status: DeliveryFactory(event_type=HANDLED, status=status) for status in Status.values
     }
+    for status in (Status.PENDING, Status.PROCESSING):
+        delivery_run_queue(delivery_id=deliveries[status].pk)  # on its way
 
     result = deliveries_reprocess(deliveries=Delivery.objects.all())
 
     assert result == (len(REPROCESSABLE), len(NOT_REPROCESSABLE))
     for status, delivery in deliveries.items():
-        assert jobs_for(delivery).count() == (1 if status in REPROCESSABLE else 0)
-    assert ProcrastinateJob.objects.count() == len(REPROCESSABLE)
+        assert jobs_for(delivery).count() == (0 if status == Status.REJECTED else 1)
+    assert ProcrastinateJob.objects.count() == len(Status.values) - 1
 
 
 def test_reprocessed_delivery_runs_through_its_handler_again(handle):

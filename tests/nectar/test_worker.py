@@ -35,9 +35,10 @@ def job_statuses(delivery):
     ("delays", "bad_status", "bad_jobs"),
     [
         ([], Delivery.Status.DEAD, ["succeeded"]),
-        ([3600], Delivery.Status.FAILED, ["succeeded", "todo"]),  # its retry is an hour away
+        # A value no retry can read is not retried, however many retries there are.
+        ([3600], Delivery.Status.DEAD, ["succeeded"]),
     ],
-    ids=["no-retries", "retry-later"],
+    ids=["no-retries", "retries-unused"],
 )
 def test_bad_delivery_does_not_hold_up_the_queue(
     api_client, nectar_endpoint, settings, delays, bad_status, bad_jobs

@@ -63,6 +63,25 @@ def test_approved_consent_is_fetched_and_mirrored(api_client, openvolt_endpoint,
     assert "hosted_consent_link" not in consent.raw
 
 
+def test_a_consent_value_too_long_to_store_makes_its_item_dead_at_once(
+    api_client, openvolt_endpoint, openvolt_api, settings
+):
+    settings.DELIVERY_RETRY_DELAYS = [60, 300, 1800]
+    openvolt_api.consents[CONSENT_ID]["meter_numbers"] = [METER_NUMBERS[0], "9" * 65]
+
+    delivery = process(
+        receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved"))
+    )
+
+    error = "ValueTooLong: consent.meter_numbers[1] is 65 characters long; at most 64 fit."
+    item = delivery.items.get()
+    assert (item.status, item.attempt_count, item.next_attempt_at) == ("dead", 1, None)
+    assert (item.error, delivery.error) == (error, error)
+    assert (delivery.status, delivery.next_attempt_at) == (Delivery.Status.DEAD, None)
+    assert not HostedConsent.objects.exists()
+    assert meter_posts(openvolt_api) == []
+
+
 def test_approval_creates_a_meter_per_meter_number(api_client, openvolt_endpoint, openvolt_api):
     delivery = process(
         receive(api_client, openvolt_endpoint, load_event("hosted_consent.approved"))

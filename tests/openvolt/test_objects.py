@@ -2,11 +2,13 @@
 
 import pytest
 from django.db import connection
+from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.models import Delivery
+from events.models import Delivery, DeliveryItem
 from events.processing import deliveries_reprocess
 from meters.models import ApiKeyRotation, Customer, Meter, PlatformUser
 from tests.support.fake_openvolt import parse_iso
+from tests.support.jobs import jobs_for
 from tests.support.openvolt import (
     CREATED_METER,
     CUSTOMER_ID,
@@ -74,6 +76,34 @@ def test_customer_created_mirrors_the_customer(api_client, openvolt_endpoint, op
     assert openvolt_api.requests == []
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "limit"),
+    [
+        ("id", "c" * 80, 64),
+        ("account", "a" * 65, 64),
+        ("name", "N" * 256, 255),
+        ("logo_url", "https://www.starkindustries.com/" + "l" * 480, 500),
+    ],
+    ids=["id", "account", "name", "logo_url"],
+)
+def test_a_customer_value_too_long_to_store_makes_the_delivery_dead_at_once(
+    api_client, openvolt_endpoint, openvolt_api, settings, key, value, limit
+):
+    settings.DELIVERY_RETRY_DELAYS = [60, 300, 1800]
+    envelope = load_event("customer.created")
+    envelope["payload"][key] = value
+
+    delivery = process(receive(api_client, openvolt_endpoint, envelope))
+
+    assert delivery.status == Delivery.Status.DEAD
+    assert delivery.error == (
+        f"ValueTooLong: customer.{key} is {len(value)} characters long; at most {limit} fit."
+    )
+    assert (delivery.attempt_count, delivery.next_attempt_at) == (1, None)
+    assert not jobs_for(delivery).filter(scheduled_at__isnull=False).exists()
+    assert not Customer.objects.exists()
+
+
 def test_meter_created_keeps_what_openvolt_says_of_the_meter(
     api_client, openvolt_endpoint, openvolt_api
 ):
@@ -122,6 +152,39 @@ def test_meter_created_unknown_to_the_api_mirrors_the_payload(
         f"/customers/{CUSTOMER_ID}",
     ]
     assert meter.customer.email == "pepper@starkindustries.com"
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "refused-by-the-database"])
+def test_a_meter_value_too_long_to_store_makes_its_item_dead_at_once(
+    api_client, openvolt_endpoint, openvolt_api, settings, monkeypatch, checked
+):
+    settings.DELIVERY_RETRY_DELAYS = [60, 300, 1800]
+    openvolt_api.meters[CREATED_METER]["meter_number"] = "9" * 80
+    if checked:
+        error = "ValueTooLong: meter.meter_number is 80 characters long; at most 64 fit."
+    else:
+        # A value the checks miss is refused by the database: as finally.
+        monkeypatch.setattr("events.sources.openvolt_mirror.values_fit", lambda *a, **k: None)
+        monkeypatch.setattr("common.mirror.values_fit", lambda *a, **k: None)
+        error = "DataError: value too long for type character varying(64)"
+
+    delivery = process(receive(api_client, openvolt_endpoint, load_event("meter.created")))
+
+    item = delivery.items.get()
+    assert (item.status, item.attempt_count, item.next_attempt_at) == (
+        DeliveryItem.Status.DEAD,
+        1,
+        None,
+    )
+    assert item.error.startswith(error)
+    assert (delivery.status, delivery.next_attempt_at) == (Delivery.Status.DEAD, None)
+    assert delivery.error.startswith(error)
+    assert not ProcrastinateJob.objects.filter(
+        task_name="events.process_item", args__item_id=item.pk, scheduled_at__isnull=False
+    ).exists()
+    assert not Meter.objects.exists()
+    assert not Customer.objects.exists()  # mirrored in the same transaction, rolled back
+    assert len(openvolt_api.requests_to(f"/meters/{CREATED_METER}")) == 1
 
 
 def test_user_created_keeps_the_raw_object(api_client, openvolt_endpoint, openvolt_api):

@@ -7,6 +7,7 @@ import sys
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from typing import IO
 
 from django.conf import settings
 
@@ -16,8 +17,19 @@ from tests.support.waiting import wait_for
 
 
 @contextmanager
-def gunicorn_serving(*, workers: int = 1, threads: int = 2, **environment: str):
-    """Yield the base URL of a gunicorn serving config.wsgi, stopped afterwards."""
+def gunicorn_serving(
+    *,
+    workers: int = 1,
+    threads: int = 2,
+    arguments: tuple[str, ...] = (),
+    output: IO | None = None,
+    **environment: str,
+):
+    """Yield the base URL of a gunicorn serving config.wsgi, stopped afterwards.
+
+    `arguments` are added to its command line (`--access-logfile -`, as the Procfile's); with
+    `output`, a file, its standard output and error are written there.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -34,11 +46,12 @@ def gunicorn_serving(*, workers: int = 1, threads: int = 2, **environment: str):
             *(sys.executable, "-m", "gunicorn", "config.wsgi"),
             *("-c", "config/gunicorn.py", "--bind", f"127.0.0.1:{port}"),
             *("--workers", str(workers), "--threads", str(threads)),
+            *arguments,
         ],
         cwd=settings.BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if output is None else output,
+        stderr=subprocess.PIPE if output is None else output,
     )
     base = f"http://127.0.0.1:{port}"
     try:

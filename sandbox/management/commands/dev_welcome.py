@@ -28,6 +28,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("dev_welcome is for development (DEBUG=true) only.")
         login = self._login_line()
+        if settings.REQUIRE_2FA:
+            login += "\n  then set up an authenticator app and give its code (REQUIRE_2FA is on)"
         endpoint = WebhookEndpoint.objects.filter(description=LOCAL_ENDPOINT).first()
         if endpoint is None:
             endpoint, _ = endpoint_create(source=Source.OPENVOLT, description=LOCAL_ENDPOINT)
