@@ -60,14 +60,11 @@ class IntakeResult:
 
 
 def endpoint_for_delivery(*, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    try:
-        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
-    except WebhookEndpoint.DoesNotExist:
-        raise IntakeError(
-            404, "unknown_endpoint", "No webhook endpoint has this address."
-        ) from None
-    if not endpoint.enabled:
-        raise IntakeError(404, "unknown_endpoint", "This webhook endpoint is disabled.")
+    """The enabled endpoint at this address. One answer for an address that was never an
+    endpoint's and for a disabled one: a caller cannot tell which addresses exist."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+    if endpoint is None:
+        raise IntakeError(404, "unknown_endpoint", "No webhook endpoint has this address.")
     return endpoint
 
 

@@ -26,9 +26,8 @@ class OpenvoltSource:
         subscription_id = require_str(document, "subscription_id")
         bound = endpoint.openvolt_subscription_id
         if bound and subscription_id != bound:
-            raise SubscriptionMismatch(
-                f"This endpoint accepts subscription {bound} only, not {subscription_id}."
-            )
+            # The bound id is not echoed: a sender that does not know it should not learn it.
+            raise SubscriptionMismatch("This endpoint does not accept this subscription.")
         event_type = require_str(document, "event_id", max_length=100)
         delivery_id = require_str(document, "delivery_id")
         occurred_at = parse_timestamp(require_str(document, "event_timestamp"))

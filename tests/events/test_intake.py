@@ -249,7 +249,12 @@ def test_unknown_endpoint_answers_404_and_stores_nothing(api_client, db):
     assert stored_counts() == before
 
 
-def test_disabled_endpoint_answers_404_and_stores_nothing(api_client, openvolt_endpoint):
+def test_disabled_endpoint_answers_as_an_unknown_one_and_stores_nothing(
+    api_client, openvolt_endpoint
+):
+    unknown = api_client.post(
+        f"/webhooks/{uuid.uuid4()}/", data=envelope_with(), content_type="application/json"
+    )
     openvolt_endpoint.enabled = False
     openvolt_endpoint.save()
     before = stored_counts()
@@ -257,6 +262,7 @@ def test_disabled_endpoint_answers_404_and_stores_nothing(api_client, openvolt_e
     response = post_json(api_client, openvolt_endpoint, openvolt_envelope())
 
     assert_refused(response, 404, "unknown_endpoint")
+    assert response.json() == unknown.json()
     assert stored_counts() == before
 
 
@@ -270,6 +276,8 @@ def test_envelope_of_another_subscription_answers_403_and_stores_nothing(
 
     assert_refused(response, 403, "subscription_mismatch")
     assert stored_counts() == before
+    # The subscription the endpoint is bound to is not told to whoever sent another.
+    assert bound_openvolt_endpoint.openvolt_subscription_id not in response.content.decode()
 
 
 def test_envelope_of_the_bound_subscription_is_accepted(api_client, bound_openvolt_endpoint):
