@@ -105,3 +105,16 @@ def live_database(transactional_db, monkeypatch):
             "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
             "procrastinate_workers"
         )
+
+
+@pytest.fixture
+def live_server_connections_closed(monkeypatch):
+    """The live server's request threads would keep their connections open past the test
+    database's teardown; a request the browser left unfinished keeps one even so."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    yield
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

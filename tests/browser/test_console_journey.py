@@ -7,13 +7,11 @@ tests/artifacts/ to be looked at.
 
 import csv
 import io
-import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from consents.models import FollowUp
@@ -22,29 +20,12 @@ from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, roles_apply
 from meters.services import customer_upsert
 from tests.factories import StaffUserFactory
+from tests.support.browser import BROWSER_TEST, CHROMIUM, screenshot
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
-]
-
-
-@pytest.fixture(autouse=True)
-def no_persistent_connections(monkeypatch):
-    """The live server's request threads would keep their connections open past the test
-    database's teardown; a request the browser left unfinished keeps one even so."""
-    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-    yield
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -103,11 +84,6 @@ def browser_page():
         browser.close()
 
 
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-
-
 def test_customer_success_works_a_follow_up_to_resolved_and_exports(
     live_server, colleague, revoked_consent, browser_page, monkeypatch
 ):
@@ -121,12 +97,12 @@ def test_customer_success_works_a_follow_up_to_resolved_and_exports(
     page.fill("#id_password", "a long test password")
     page.click("input[type=submit]")
     page.wait_for_selector("text=Needs attention")
-    shoot(page, "1-dashboard")
+    screenshot(page, "1-dashboard")
 
     page.click("text=Hartley & Sons Bakery")
     page.wait_for_selector("text=Who to contact")
     assert "accounts@hartleybakery.co.uk" in page.content()
-    shoot(page, "2-follow-up-open")
+    screenshot(page, "2-follow-up-open")
 
     page.click("button[value=assign_me]")
     page.fill("textarea[name=note]", "Called Jane Hartley: revoked by mistake, will re-consent.")
@@ -134,7 +110,7 @@ def test_customer_success_works_a_follow_up_to_resolved_and_exports(
     page.wait_for_selector("text=Called Jane Hartley")
     page.click("button[value=resolved]")
     page.wait_for_selector(".sb-history >> text=resolved")
-    shoot(page, "3-follow-up-resolved")
+    screenshot(page, "3-follow-up-resolved")
 
     follow_up = FollowUp.objects.get(pk=revoked_consent.pk)
     assert follow_up.status == FollowUp.Status.RESOLVED
@@ -146,7 +122,7 @@ def test_customer_success_works_a_follow_up_to_resolved_and_exports(
     page.select_option("select[name=action]", "export_csv")
     with page.expect_download() as download:
         page.click("button[name=index]")
-    shoot(page, "4-follow-ups-exported")
+    screenshot(page, "4-follow-ups-exported")
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
 
     assert rows[0][:3] == ["id", "status", "reason"]

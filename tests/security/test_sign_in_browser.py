@@ -4,12 +4,9 @@ the dashboard with its charts, a follow-up, the API docs; the browser reports no
 Screenshots are saved under tests/artifacts/ to be looked at."""
 
 import base64
-import os
-import shutil
-from pathlib import Path
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_otp.oath import totp
 
@@ -17,29 +14,12 @@ from consents.services import follow_up_open_for_revocation, hosted_consent_upse
 from console.roles import CUSTOMER_SUCCESS, roles_apply
 from meters.services import customer_upsert
 from tests.factories import StaffUserFactory
+from tests.support.browser import BROWSER_TEST, CHROMIUM, screenshot
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
-]
-
-
-@pytest.fixture(autouse=True)
-def no_persistent_connections(monkeypatch):
-    """The live server's request threads would keep their connections open past the test
-    database's teardown."""
-    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-    yield
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -77,11 +57,6 @@ def page():
         browser.close()
 
 
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-
-
 def test_first_login_sets_up_the_app_and_every_page_works_under_the_policy(
     live_server, colleague, page, monkeypatch
 ):
@@ -97,20 +72,20 @@ def test_first_login_sets_up_the_app_and_every_page_works_under_the_policy(
     )
 
     page.goto(f"{live_server.url}/admin/")
-    shoot(page, "sign-in-1-login")
+    screenshot(page, "sign-in-1-login")
     page.fill("#id_username", "sam")
     page.fill("#id_password", "a long test password")
     page.click("input[type=submit]")
     page.wait_for_selector("text=Set up your authenticator app")
     assert page.locator(".sign-in-qr svg path").count() == 1
-    shoot(page, "sign-in-2-enrol")
+    screenshot(page, "sign-in-2-enrol")
 
     key = base64.b32decode(page.inner_text(".sign-in-key code").replace(" ", ""))
     page.fill("#id_code", f"{totp(key):06d}")
     page.click("#code-form input[type=submit]")
     page.wait_for_selector("text=Needs attention")
     assert page.locator("svg.chart").count() >= 1
-    shoot(page, "sign-in-3-dashboard")
+    screenshot(page, "sign-in-3-dashboard")
 
     page.click("text=Hartley & Sons Bakery")
     page.wait_for_selector("text=Who to contact")
@@ -126,7 +101,7 @@ def test_first_login_sets_up_the_app_and_every_page_works_under_the_policy(
     page.fill("#id_password", "a long test password")
     page.click("input[type=submit]")
     page.wait_for_selector("text=Enter your code")
-    shoot(page, "sign-in-4-code")
+    screenshot(page, "sign-in-4-code")
     page.fill("#id_code", f"{totp(key, drift=1):06d}")
     page.click("#code-form input[type=submit]")
     page.wait_for_selector("text=Needs attention")
