@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from consents.models import FollowUp
-from consents.services import follow_up_open_for_revocation, hosted_consent_upsert
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, roles_apply
-from meters.services import customer_upsert
 from tests.factories import StaffUserFactory
 from tests.support.browser import BROWSER_TEST, CHROMIUM, screenshot
+from tests.support.follow_ups import bakery_follow_up
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -43,25 +41,7 @@ def colleague(transactional_db):
 @pytest.fixture
 def revoked_consent(transactional_db):
     with transaction.atomic():
-        return _revoked_consent()
-
-
-def _revoked_consent():
-    customer = customer_upsert(
-        external_id="65c361e09ecb86c35d5ef1c5",
-        name="Hartley & Sons Bakery",
-        email="accounts@hartleybakery.co.uk",
-        address="14 Mill Lane, Leeds LS6 3AB",
-    )
-    consent, _ = hosted_consent_upsert(
-        external_id="6630f047feb1f65bad24870a",
-        customer=customer,
-        valid=False,
-        revoked_at=timezone.now() - timezone.timedelta(days=2),
-        meter_numbers=["1200050123421"],
-    )
-    follow_up, _ = follow_up_open_for_revocation(consent=consent)
-    return follow_up
+        return bakery_follow_up()
 
 
 @pytest.fixture

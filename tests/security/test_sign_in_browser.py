@@ -7,14 +7,12 @@ import base64
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 from django_otp.oath import totp
 
-from consents.services import follow_up_open_for_revocation, hosted_consent_upsert
 from console.roles import CUSTOMER_SUCCESS, roles_apply
-from meters.services import customer_upsert
 from tests.factories import StaffUserFactory
 from tests.support.browser import BROWSER_TEST, CHROMIUM, screenshot
+from tests.support.follow_ups import bakery_follow_up
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -27,20 +25,7 @@ def colleague(transactional_db, settings):
     settings.REQUIRE_2FA = True
     roles_apply()  # a transactional test's flush removed the migration's groups
     with transaction.atomic():
-        customer = customer_upsert(
-            external_id="65c361e09ecb86c35d5ef1c5",
-            name="Hartley & Sons Bakery",
-            email="accounts@hartleybakery.co.uk",
-            address="14 Mill Lane, Leeds LS6 3AB",
-        )
-        consent, _ = hosted_consent_upsert(
-            external_id="6630f047feb1f65bad24870a",
-            customer=customer,
-            valid=False,
-            revoked_at=timezone.now() - timezone.timedelta(days=2),
-            meter_numbers=["1200050123421"],
-        )
-        follow_up_open_for_revocation(consent=consent)
+        bakery_follow_up()
     return StaffUserFactory(
         username="sam", password="a long test password", groups=[CUSTOMER_SUCCESS]
     )
