@@ -183,9 +183,12 @@ def _unfinished_panel(links: Links, *, now) -> Panel:
     behind or stopped, or their job was lost (the sweeper queues those again each minute)."""
     minutes = int(WAITING_AFTER.total_seconds() // 60)
     unfinished = Delivery.objects.filter(waiting_q(now=now))
+    shown = (
+        (Delivery.Status.PENDING, "waiting for the worker"),
+        (Delivery.Status.PROCESSING, "in progress (a large portfolio, item by item, takes longer)"),
+    )
     counts = {
-        status: selectors.capped_count(unfinished.filter(status=status))
-        for status in (Delivery.Status.PENDING, Delivery.Status.PROCESSING)
+        status: selectors.capped_count(unfinished.filter(status=status)) for status, _ in shown
     }
     return Panel(
         f"Deliveries not finished after {minutes} minutes",
@@ -193,25 +196,12 @@ def _unfinished_panel(links: Links, *, now) -> Panel:
         empty="" if any(count.value for count in counts.values()) else "None: the worker keeps up.",
         figures=[
             (
-                "waiting for the worker",
+                words,
                 links.figure(
-                    Delivery,
-                    counts[Delivery.Status.PENDING],
-                    tone="warn",
-                    status__exact=Delivery.Status.PENDING,
-                    waiting=WAITING,
+                    Delivery, counts[status], tone="warn", status__exact=status, waiting=WAITING
                 ),
-            ),
-            (
-                "in progress (a large portfolio, item by item, takes longer)",
-                links.figure(
-                    Delivery,
-                    counts[Delivery.Status.PROCESSING],
-                    tone="warn",
-                    status__exact=Delivery.Status.PROCESSING,
-                    waiting=WAITING,
-                ),
-            ),
+            )
+            for status, words in shown
         ],
         note="Received more than "
         f"{minutes} minutes ago. Switchboard queues again, every minute, any whose job was "
