@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 # Settings for the test suite: production-like (DEBUG off), with a throwaway key.
 # The tests count their metrics in a directory of their own, not in the one `make run` shares.
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
+	SECRETS_ENCRYPTION_KEY=dGVzdC1vbmx5LW5vdC1zZWNyZXQta2V5LTMyYnl0ZXM= \
 	PROMETHEUS_MULTIPROC_DIR="$$(mktemp -d -t switchboard-test-metrics-XXXXXX)"
 # When DATABASE_URL is unset, start the embedded server once and hand its URL to every process.
 WITH_DATABASE := export DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m config.embedded_postgres)}" &&

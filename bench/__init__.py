@@ -8,6 +8,9 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 SETTINGS_MODULE = "bench.settings"
+# The Fernet key of the bench's processes (SECRETS_ENCRYPTION_KEY), as throwaway as their
+# SECRET_KEY.
+BENCH_ENCRYPTION_KEY = "YmVuY2gtb25seS1ub3Qtc2VjcmV0LWtleS0zMmJ5dGU="
 # The bare view's address; bench.urls serves it, the runner posts to it.
 BARE_PATH = "/bench/bare/"
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from bench import BASE_DIR, SETTINGS_MODULE, BenchError
+from bench import BASE_DIR, BENCH_ENCRYPTION_KEY, SETTINGS_MODULE, BenchError
 
 
 @contextmanager
@@ -87,6 +87,7 @@ def server_env(bench_url: str) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
         SECRET_KEY="bench-only-not-secret",
+        SECRETS_ENCRYPTION_KEY=BENCH_ENCRYPTION_KEY,
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=bench_url,

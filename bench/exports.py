@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from bench import BENCH_ENCRYPTION_KEY
+
 GOAL_ROWS_PER_SECOND = 50_000
 GOAL_PEAK_MB = 150
 
@@ -82,6 +84,7 @@ def _run(bench_url: str, options) -> int:
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="false",
         SECRET_KEY="bench-only-not-secret",
+        SECRETS_ENCRYPTION_KEY=BENCH_ENCRYPTION_KEY,
         ALLOWED_HOSTS="testserver",
         LOG_LEVEL="WARNING",
     )

@@ -25,6 +25,8 @@ import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bench import BENCH_ENCRYPTION_KEY
+
 GOAL_MS = 150
 
 
@@ -74,6 +76,7 @@ def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "pages-bench-only-not-secret")
+    os.environ.setdefault("SECRETS_ENCRYPTION_KEY", BENCH_ENCRYPTION_KEY)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     # WhiteNoise looks for collectstatic's output, which a measurement does not need.
     warnings.filterwarnings("ignore", message="No directory at")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from config.metrics_dir import metrics_dir_ensure
 
@@ -245,6 +246,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2_621_440)
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
 # How long the previous Nectar secret keeps verifying after a rotation.
 WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_ROTATION_OVERLAP_HOURS", default=24)
+# The Fernet keys the stored signing secrets are encrypted with (common/secret_box.py),
+# comma-separated: the first encrypts, all decrypt. Only with DEBUG may it be left unset: a
+# key derived from SECRET_KEY then serves, and a deployment must not hang both on one secret.
+SECRETS_ENCRYPTION_KEY = [
+    key.strip() for key in env.list("SECRETS_ENCRYPTION_KEY", default=[]) if key.strip()
+]
+if not SECRETS_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured(
+        "Set SECRETS_ENCRYPTION_KEY: one or more Fernet keys, comma-separated, as made by "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
 
 # Openvolt's API
 OPENVOLT_API_URL = env("OPENVOLT_API_URL", default="https://api.openvolt.com/v1").rstrip("/")

@@ -1,8 +1,10 @@
-"""Switchboard's admin site: Django's, with the customer-success dashboard on its index and a
-second factor after the password (console/sign_in/)."""
+"""Switchboard's admin site: Django's, with the customer-success dashboard on its index, a
+second factor after the password (console/sign_in/), and changelists that take only the
+lookups their filters offer (common/admin_lookups.py)."""
 
 from django.contrib import admin
 
+from common.admin_lookups import with_declared_lookups_only
 from console.dashboard.build import dashboard_build
 from console.sign_in.views import login_then_second_factor, second_factor_urls
 
@@ -24,6 +26,11 @@ class SwitchboardAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         password_login = super().login
         return login_then_second_factor(request, lambda: password_login(request, extra_context))
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every model admin, ours and other apps' (auth, axes, procrastinate) alike.
+        admin_class = with_declared_lookups_only(admin_class or admin.ModelAdmin)
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self):
         return [*second_factor_urls(self), *super().get_urls()]

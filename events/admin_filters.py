@@ -32,15 +32,23 @@ def waiting_q(*, now: datetime | None = None) -> Q:
     return Q(status__in=WAITING_STATUSES, received_at__lt=now - WAITING_AFTER)
 
 
-def received_q(period: str, *, now: datetime | None = None) -> Q | None:
-    """Deliveries received in the period: the last 24 hours, the last 7 or 30 calendar days
-    (whole days, so that they match the daily counts), or one day; None if not a period."""
-    now = now or timezone.now()
+def _period_start(period: str, now: datetime) -> datetime | None:
+    """When the last 24 hours, or the last 7 or 30 calendar days (whole days, so that they
+    match the daily counts), began; None if `period` is none of them."""
     if period == LAST_24_HOURS:
-        return Q(received_at__gte=now - timedelta(hours=24))
+        return now - timedelta(hours=24)
     if period in (LAST_7_DAYS, LAST_30_DAYS):
         days = 7 if period == LAST_7_DAYS else 30
         start, _ = day_bounds(timezone.localdate(now) - timedelta(days=days - 1))
+        return start
+    return None
+
+
+def received_q(period: str, *, now: datetime | None = None) -> Q | None:
+    """Deliveries received in the period: one of _PERIODS, or one day; None if not a period."""
+    now = now or timezone.now()
+    start = _period_start(period, now)
+    if start is not None:
         return Q(received_at__gte=start)
     day = _day(period)
     if day is None:
@@ -72,6 +80,33 @@ class ReceivedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         condition = received_q(self.value() or "")
+        return queryset.filter(condition) if condition is not None else queryset
+
+
+# A later arrival under a delivery's id carried a different body, at any time.
+CONFLICT_EVER = "any"
+
+
+def conflict_q(period: str, *, now: datetime | None = None) -> Q | None:
+    """Deliveries whose id came again with a different body in the period (one of _PERIODS)
+    or ever: a range of the partial index on last_conflict_at. None if not a period."""
+    if period == CONFLICT_EVER:
+        return Q(last_conflict_at__isnull=False)
+    start = _period_start(period, now or timezone.now())
+    return None if start is None else Q(last_conflict_at__gte=start)
+
+
+class ConflictFilter(admin.SimpleListFilter):
+    """A later receipt carried another body: what the dashboard's body conflicts count."""
+
+    title = "body conflict"
+    parameter_name = "conflict"
+
+    def lookups(self, request, model_admin):
+        return [*_PERIODS.items(), (CONFLICT_EVER, "At any time")]
+
+    def queryset(self, request, queryset):
+        condition = conflict_q(self.value() or "")
         return queryset.filter(condition) if condition is not None else queryset
 
 

@@ -4,7 +4,13 @@ the worker's start run too): a deployment that cannot work refuses to start, say
 from django.conf import settings
 from django.core.checks import Error
 
+from common.secret_box import invalid_key_positions
 from events.sources.openvolt_api import api_key_problem
+
+FERNET_KEY_HINT = (
+    'Each key is 32 bytes in URL-safe base64, as made by: python -c "from cryptography.fernet '
+    'import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 
 def openvolt_api_key_check(app_configs=None, **kwargs) -> list[Error]:
@@ -19,4 +25,18 @@ def openvolt_api_key_check(app_configs=None, **kwargs) -> list[Error]:
             hint="Set OPENVOLT_API_KEY to the key exactly as Openvolt shows it, on one line.",
             id="events.E001",
         )
+    ]
+
+
+def secrets_encryption_key_check(app_configs=None, **kwargs) -> list[Error]:
+    """A key that is not a Fernet key would encrypt nothing and decrypt nothing: every Nectar
+    delivery would be refused. The message names its position, never the key."""
+    keys = settings.SECRETS_ENCRYPTION_KEY
+    return [
+        Error(
+            f"SECRETS_ENCRYPTION_KEY: key {position} of {len(keys)} is not a Fernet key.",
+            hint=FERNET_KEY_HINT,
+            id="events.E002",
+        )
+        for position in invalid_key_positions(keys)
     ]

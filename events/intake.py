@@ -5,7 +5,6 @@ hears 2xx, so an acknowledged delivery is never lost; the worker does the rest.
 """
 
 import hashlib
-import ipaddress
 import logging
 import traceback
 import uuid
@@ -23,8 +22,10 @@ from events.dispatch import source_for
 from events.json_body import parse_json
 from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
-from events.redaction import redact_document, redact_headers, redact_text
+from events.receipts import ANSWER, INSERT_RECEIPT, UPSERT_DELIVERY, receipt_verdict
+from events.redaction import redact_document, redact_headers
 from events.sources.base import Envelope, InvalidEnvelope, Refused, WebhookSource
+from events.storable import body_as_text, is_ip_address, storable
 from events.subjects import subjects_of
 from events.tasks import delivery_run_queue
 
@@ -104,7 +105,14 @@ def webhook_receive(
         source.authenticate(endpoint, headers, body)
     except Refused as refused:
         raise IntakeError(refused.status, refused.code, refused.detail) from refused
-    arrival = {"endpoint": endpoint, "body": body, "headers": headers, "remote_addr": remote_addr}
+    arrival = {
+        "endpoint": endpoint,
+        "body": body,
+        # Of the bytes as they came, before any parsing or redaction: what the sender sent.
+        "body_sha256": hashlib.sha256(body).digest(),
+        "headers": headers,
+        "remote_addr": remote_addr,
+    }
     try:
         return _read_and_store(source, **arrival)
     except (IntakeError, *UNAVAILABLE):
@@ -120,6 +128,7 @@ def _read_and_store(
     *,
     endpoint: WebhookEndpoint,
     body: bytes,
+    body_sha256: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
 ) -> IntakeResult:
@@ -133,6 +142,7 @@ def _read_and_store(
             external_id=source.rejected_external_id(headers, body),
             document=document,
             body=body,
+            body_sha256=body_sha256,
             headers=headers,
             remote_addr=remote_addr,
             reason=invalid.detail,
@@ -143,36 +153,10 @@ def _read_and_store(
         endpoint=endpoint,
         envelope=envelope,
         document=document,
+        body_sha256=body_sha256,
         headers=headers,
         remote_addr=remote_addr,
     )
-
-
-# One statement stores the delivery or counts one more receipt of it. ON CONFLICT decides
-# between simultaneous arrivals inside PostgreSQL: exactly one inserts (its receipt_count is 1),
-# the others wait for it to commit and then count their receipt on its row.
-_UPSERT_DELIVERY = f"""
-    INSERT INTO {Delivery._meta.db_table} AS delivery (
-        endpoint_id, source, external_id, event_type, status, occurred_at, payload,
-        unparsed_body, error, subjects, error_traceback, summary, links, warnings,
-        receipt_count, attempt_count, consecutive_failures
-    )
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '', '', '[]', '[]', 1, 0, 0)
-    ON CONFLICT (endpoint_id, external_id) DO UPDATE
-        SET receipt_count = delivery.receipt_count + 1,
-            last_received_at = statement_timestamp()
-    RETURNING id, status, receipt_count = 1
-"""
-_INSERT_RECEIPT = f"""
-    INSERT INTO {DeliveryReceipt._meta.db_table}
-        (delivery_id, received_at, remote_addr, headers, verdict, response_status)
-    VALUES (%s, statement_timestamp(), %s, %s, %s, %s)
-"""
-_ANSWER = {
-    DeliveryReceipt.Verdict.ACCEPTED: 202,
-    DeliveryReceipt.Verdict.DUPLICATE: 200,
-    DeliveryReceipt.Verdict.REJECTED: 400,
-}
 
 
 def _store(
@@ -180,6 +164,7 @@ def _store(
     endpoint: WebhookEndpoint,
     envelope: Envelope,
     document: Any,
+    body_sha256: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
 ) -> IntakeResult:
@@ -192,6 +177,7 @@ def _store(
         occurred_at=envelope.occurred_at,
         payload=payload,
         subjects=subjects_of(payload),
+        body_sha256=body_sha256,
         headers=headers,
         remote_addr=remote_addr,
     )
@@ -203,6 +189,7 @@ def _store_rejected(
     external_id: str,
     document: Any,
     body: bytes,
+    body_sha256: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
     reason: str,
@@ -210,7 +197,7 @@ def _store_rejected(
     """Store a body the source cannot read: as JSON when it parsed, else as text."""
     unparsed = ""
     if document is None:
-        unparsed = _body_as_text(body)
+        unparsed = body_as_text(body)
     else:
         document = redact_document(document)
     return _upsert(
@@ -222,6 +209,7 @@ def _store_rejected(
         subjects=subjects_of(document),
         unparsed_body=unparsed,
         error=reason,
+        body_sha256=body_sha256,
         headers=headers,
         remote_addr=remote_addr,
     )
@@ -233,6 +221,7 @@ def _store_unexpected(
     *,
     endpoint: WebhookEndpoint,
     body: bytes,
+    body_sha256: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
 ) -> IntakeResult:
@@ -253,15 +242,16 @@ def _store_unexpected(
     try:
         return _upsert(
             endpoint=endpoint,
-            external_id=_fallback_external_id(source, headers, body),
+            external_id=_fallback_external_id(source, headers, body, body_sha256),
             event_type="",
             status=Delivery.Status.REJECTED,
             payload=None,
             subjects=[],
-            unparsed_body=_body_as_text(body),
-            error=_storable(f"Switchboard could not take this delivery in: {reason}"),
+            unparsed_body=body_as_text(body),
+            error=storable(f"Switchboard could not take this delivery in: {reason}"),
+            body_sha256=body_sha256,
             headers=headers,
-            remote_addr=remote_addr if _is_ip(remote_addr) else None,
+            remote_addr=remote_addr if is_ip_address(remote_addr) else None,
         )
     except Exception as failure:
         logger.error(
@@ -272,33 +262,16 @@ def _store_unexpected(
         raise NotStored from failure
 
 
-def _fallback_external_id(source: WebhookSource, headers: Mapping[str, str], body: bytes) -> str:
+def _fallback_external_id(
+    source: WebhookSource, headers: Mapping[str, str], body: bytes, body_sha256: bytes
+) -> str:
     try:
-        external_id = _storable(source.rejected_external_id(headers, body))
+        external_id = storable(source.rejected_external_id(headers, body))
     except Exception:
         external_id = ""
     if 0 < len(external_id) <= EXTERNAL_ID_LENGTH:
         return external_id
-    return "invalid-body:" + hashlib.sha256(body).hexdigest()
-
-
-def _body_as_text(body: bytes) -> str:
-    """A body as text that PostgreSQL stores, whatever its bytes, with secrets masked."""
-    return redact_text(_storable(body.decode("utf-8", errors="backslashreplace")))
-
-
-def _storable(text: str) -> str:
-    """`text` without what PostgreSQL's text and jsonb refuse: NUL and lone surrogates."""
-    text = text.replace("\x00", "\\x00")
-    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-
-
-def _is_ip(address: str | None) -> bool:
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return "%" not in address  # a zoned IPv6 address, which PostgreSQL's inet refuses
+    return "invalid-body:" + body_sha256.hex()
 
 
 def _upsert(
@@ -309,6 +282,7 @@ def _upsert(
     status: str,
     payload: Any,
     subjects: list[str],
+    body_sha256: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
     occurred_at=None,
@@ -318,7 +292,7 @@ def _upsert(
     """Store one arrival: the delivery if it is new (with its job), and a receipt either way."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _UPSERT_DELIVERY,
+            UPSERT_DELIVERY,
             [
                 endpoint.pk,
                 endpoint.source,
@@ -330,29 +304,38 @@ def _upsert(
                 unparsed_body,
                 error,
                 subjects,
+                body_sha256,
             ],
         )
-        delivery_id, stored_status, created = cursor.fetchone()
+        delivery_id, stored_status, created, stored_sha256 = cursor.fetchone()
+        verdict = receipt_verdict(
+            stored_status=stored_status,
+            created=created,
+            stored_sha256=stored_sha256,
+            body_sha256=body_sha256,
+        )
         rejection = ""
-        if stored_status == Delivery.Status.REJECTED:
+        if verdict == DeliveryReceipt.Verdict.REJECTED:
             # A retry of a body already refused is still refused, and still recorded.
             rejection = error or "This delivery was rejected when it first arrived."
-            verdict = DeliveryReceipt.Verdict.REJECTED
-        elif created:
+        elif verdict == DeliveryReceipt.Verdict.ACCEPTED:
             delivery_run_queue(delivery_id=delivery_id)
-            verdict = DeliveryReceipt.Verdict.ACCEPTED
-        else:
-            verdict = DeliveryReceipt.Verdict.DUPLICATE
         cursor.execute(
-            _INSERT_RECEIPT,
+            INSERT_RECEIPT,
             [
                 delivery_id,
                 remote_addr or None,
                 # Names and values as the server passed them: odd bytes must not lose a delivery.
-                Jsonb(redact_headers({_storable(k): _storable(v) for k, v in headers.items()})),
+                Jsonb(redact_headers({storable(k): storable(v) for k, v in headers.items()})),
                 verdict,
-                _ANSWER[verdict],
+                ANSWER[verdict],
             ],
+        )
+    if verdict == DeliveryReceipt.Verdict.CONFLICT:
+        logger.warning(
+            "Delivery %s arrived again with a different body: recorded as a conflict, "
+            "the stored body kept.",
+            delivery_id,
         )
     try:
         delivery_received_count(

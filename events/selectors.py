@@ -1,11 +1,12 @@
 """Reads of deliveries that more than one caller shares (the admin, the commands)."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 
-from events.models import Delivery, OpenvoltBudget
+from events.models import Delivery, DeliveryReceipt, OpenvoltBudget
 
 # What "retry everything that failed" means: failed (retrying on its own) and dead (gave up).
 FAILED_STATUSES = (Delivery.Status.FAILED, Delivery.Status.DEAD)
@@ -43,6 +44,26 @@ def deliveries_about(*, subjects: Iterable[str], limit: int) -> list[Delivery]:
         .only("id", "received_at", "source", "event_type", "status", "external_id", "summary")
         .order_by("-received_at", "-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class BodyConflicts:
+    """Arrivals under a delivery's id whose body differed from the stored one."""
+
+    count: int
+    last_at: datetime
+
+
+def delivery_body_conflicts(*, delivery: Delivery) -> BodyConflicts | None:
+    """How many of its receipts carried another body, and when the last did; None, without a
+    query, for a delivery never marked with one (nearly all)."""
+    if delivery.last_conflict_at is None:
+        return None
+    found = DeliveryReceipt.objects.filter(
+        delivery=delivery, verdict=DeliveryReceipt.Verdict.CONFLICT
+    ).aggregate(count=Count("pk"), last_at=Max("received_at"))
+    last_at = found["last_at"] or delivery.last_conflict_at
+    return BodyConflicts(count=found["count"], last_at=last_at)
 
 
 def openvolt_key_refusal() -> OpenvoltBudget | None:

@@ -1,16 +1,22 @@
 """Writes on endpoints and their secrets (deliveries are written by `intake` and `processing`)."""
 
 import base64
+import logging
 import secrets
-from datetime import timedelta
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from common import secret_box
 from events.models import EndpointSecret, Source, WebhookEndpoint
 from events.sources.nectar import SECRET_PREFIX, is_valid_secret
+
+logger = logging.getLogger(__name__)
 
 
 def secret_generate() -> str:
@@ -64,3 +70,46 @@ def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, secret: str | None = No
         expires_at=overlap_ends
     )
     return endpoint_secret_add(endpoint=endpoint, secret=secret)
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    reencrypted: int = 0
+    current: int = 0
+    undecryptable: int = 0
+
+
+@transaction.atomic
+def endpoint_secrets_reencrypt(*, with_secret_key: bool = False) -> Reencrypted:
+    """Encrypt every stored signing secret, expired ones too, with the first key of
+    SECRETS_ENCRYPTION_KEY, so that the others can be dropped. Those already under it are left
+    as they are, so a second run changes nothing. `with_secret_key` also reads those encrypted
+    with the key derived from SECRET_KEY, as before SECRETS_ENCRYPTION_KEY was set."""
+    counts: Counter[str] = Counter()
+    rows = EndpointSecret.objects.select_for_update().only("pk", "encrypted_secret")
+    for row in rows.order_by("pk"):
+        try:
+            token = secret_box.reencrypt(row.encrypted_secret, with_secret_key=with_secret_key)
+        except secret_box.Undecryptable:
+            counts["undecryptable"] += 1
+            continue
+        if token is None:
+            counts["current"] += 1
+            continue
+        row.encrypted_secret = token
+        row.save(update_fields=["encrypted_secret"])
+        counts["reencrypted"] += 1
+    return Reencrypted(**counts)
+
+
+def endpoint_secrets_purge(*, now: datetime | None = None) -> int:
+    """Delete the signing secrets whose rotation overlap ended; returns how many.
+
+    No grace period: past `expires_at` a secret verifies nothing (`active()` leaves it out)
+    and nothing else reads it, so keeping it would only keep a credential stored. An endpoint
+    left with no secret refuses every delivery, as it did while its expired one remained.
+    """
+    deleted, _ = EndpointSecret.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    if deleted:
+        logger.info("Deleted %d expired signing secrets.", deleted)
+    return deleted

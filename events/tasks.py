@@ -135,3 +135,17 @@ def sweep_lost_work(timestamp: int) -> int:
 
     swept = lost_work_requeue(now=datetime.fromtimestamp(timestamp, tz=UTC))
     return swept.deliveries + swept.items
+
+
+@app.periodic(cron="7 * * * *", periodic_id="purge_expired_secrets")
+@app.task(
+    name="events.purge_expired_secrets",
+    queue="maintenance",
+    queueing_lock="purge_expired_secrets",
+)
+def purge_expired_secrets(timestamp: int) -> int:
+    """Delete the Nectar signing secrets whose rotation overlap has ended (hourly: an expired
+    secret verifies nothing meanwhile); returns how many."""
+    from events.services import endpoint_secrets_purge
+
+    return endpoint_secrets_purge(now=datetime.fromtimestamp(timestamp, tz=UTC))

@@ -35,6 +35,8 @@ READING_COLUMNS = [
 @admin.register(IntervalReading)
 class IntervalReadingAdmin(ExportPermissionMixin, MirrorAdmin, LargeTableAdmin):
     list_display = ["meter", "start", "consumption_kwh", "fetched_at"]
+    # A meter page's chart links each day to that meter's half-hours of the day.
+    extra_lookups = ("meter", "start__gte", "start__lt")
     list_select_related = ["meter"]
     search_fields = ["=meter__meter_number", "=meter__external_id"]
     search_help_text = "Exact meter number or Openvolt meter id."

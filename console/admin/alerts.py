@@ -43,6 +43,8 @@ class AlertAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["kind", "subject_label"]
     list_filter = ["status", "kind", "suppressed"]
+    # The dashboard links to the alerts still open or acknowledged.
+    extra_lookups = ("status__in",)
     list_select_related = ["acknowledged_by"]
     search_fields = ["subject_label", "=subject"]
     search_help_text = "What it is about (contains), or its exact subject key."

@@ -54,6 +54,8 @@ class FollowUpAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = ["customer", "status_badge", "assignee_name", "due", "opened", "meters"]
     list_display_links = ["customer"]
     list_filter = ["status", AssigneeFilter, OverdueFilter]
+    # The dashboard links to the follow-ups still open.
+    extra_lookups = ("status__in",)
     list_select_related = ["consent", "assignee"]
     search_fields = ["customer_name", "customer_email", "=consent__external_id"]
     search_help_text = "Customer name or e-mail (contains), or the exact consent id."

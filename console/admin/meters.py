@@ -90,6 +90,8 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
         "data_source",
         "update_frequency",
     ]
+    # A customer's page links to all its meters.
+    extra_lookups = ("customer",)
     list_select_related = ["customer"]
     search_fields = ["^meter_number", "=external_id", "customer__email"]
     search_help_text = "Meter number (starts with), exact Openvolt id, or customer e-mail."

@@ -13,7 +13,7 @@ or they would resolve for having fallen out of its window.
 """
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -144,27 +144,41 @@ def openvolt_key_refused(context: RuleContext) -> Iterable[Finding]:
 
 @rule(Alert.Kind.ENDPOINT_SECRET_UNREADABLE)
 def endpoint_secret_unreadable(context: RuleContext) -> Iterable[Finding]:
-    readable: dict[WebhookEndpoint, list[bool]] = defaultdict(list)
+    counts: dict[WebhookEndpoint, Counter[str]] = defaultdict(Counter)
     secrets = EndpointSecret.objects.active(at=context.now).filter(
         endpoint__source=Source.NECTAR, endpoint__enabled=True
     )
-    for secret in secrets.select_related("endpoint"):
-        readable[secret.endpoint].append(secret_readable(secret.secret))
-    for endpoint, verdicts in readable.items():
-        unreadable = verdicts.count(False)
+    for row in secrets.select_related("endpoint"):
+        secret = row.secret
+        if secret is None:
+            counts[row.endpoint]["undecryptable"] += 1
+        else:
+            counts[row.endpoint]["readable" if secret_readable(secret) else "malformed"] += 1
+    for endpoint, found in counts.items():
+        unreadable = found["malformed"] + found["undecryptable"]
         if not unreadable:
             continue
         consequence = (
             "its other secrets still verify Nectar's signatures"
-            if any(verdicts)
+            if found["readable"]
             else "every delivery to it is refused (401)"
         )
+        reasons = []
+        if found["malformed"]:
+            reasons.append(f"{found['malformed']} not whsec_ and base64")
+        remedy = "Rotate its secret and give Nectar the new one"
+        if found["undecryptable"]:
+            reasons.append(f"{found['undecryptable']} not decrypted by SECRETS_ENCRYPTION_KEY")
+            remedy = (
+                "Put the key it was encrypted with back in SECRETS_ENCRYPTION_KEY, or rotate "
+                "its secret and give Nectar the new one"
+            )
         yield Finding(
             subject=endpoint_subject(endpoint),
             subject_label=endpoint_label(endpoint),
-            detail=f"{unreadable} of its {len(verdicts)} signing secrets in use cannot be read "
-            f"(not whsec_ and base64): {consequence}. Rotate its secret and give Nectar the "
-            "new one; the alert resolves when the unreadable one has expired.",
+            detail=f"{unreadable} of its {found.total()} signing secrets in use cannot be read "
+            f"({'; '.join(reasons)}): {consequence}. {remedy}; the alert resolves when the "
+            "unreadable one can be read or has expired.",
             value=unreadable,
             link=admin_changelist_url(WebhookEndpoint, source__exact=Source.NECTAR),
         )

@@ -28,7 +28,14 @@ from console.dashboard.parts import (
     StatusRow,
 )
 from console.models import Alert
-from events.admin_filters import LAST_7_DAYS, LAST_24_HOURS, WAITING, WAITING_AFTER, waiting_q
+from events.admin_filters import (
+    LAST_7_DAYS,
+    LAST_24_HOURS,
+    WAITING,
+    WAITING_AFTER,
+    conflict_q,
+    waiting_q,
+)
 from events.models import Delivery, WebhookEndpoint
 from meters.admin_filters import stale_meters_q
 from meters.models import IntervalReading, Meter
@@ -174,6 +181,7 @@ def _add_deliveries(
         )
     )
     dashboard.attention.append(_unfinished_panel(links, now=now))
+    dashboard.attention.append(_body_conflicts_panel(links, now=now))
     dashboard.attention.append(_silent_endpoints_panel(links, now=now, endpoint_ids=endpoint_ids))
     dashboard.charts.insert(0, deliveries_chart(links, daily, today=today))
 
@@ -206,6 +214,28 @@ def _unfinished_panel(links: Links, *, now) -> Panel:
         note="Received more than "
         f"{minutes} minutes ago. Switchboard queues again, every minute, any whose job was "
         "lost (in a database outage, say); if these numbers stay up, check the workers.",
+    )
+
+
+def _body_conflicts_panel(links: Links, *, now) -> Panel:
+    """Deliveries whose id came again with another body in the last 7 days: a sender's bug,
+    or someone replaying an id with a body of their own. A capped count of the few rows of
+    the partial index on last_conflict_at."""
+    count = selectors.capped_count(Delivery.objects.filter(conflict_q(LAST_7_DAYS, now=now)))
+    return Panel(
+        "Deliveries sent again with another body",
+        items=[],
+        empty="" if count.value else "None: every id sent again came with the same body.",
+        figures=[
+            (
+                "in the last 7 days",
+                links.figure(Delivery, count, tone="warn", conflict=LAST_7_DAYS),
+            )
+        ],
+        note="A later receipt of a stored delivery, same id, carried a different body. "
+        "Switchboard kept the first body and answered the later one as a duplicate, without "
+        "storing it. A sender's bug, or someone reusing an id: each delivery's receipts say "
+        "when and from where.",
     )
 
 

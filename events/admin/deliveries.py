@@ -18,12 +18,13 @@ from events.admin.inlines import (
     ReceiptInline,
     RequeueInline,
 )
-from events.admin_filters import ReceivedFilter, WaitingFilter
+from events.admin_filters import ConflictFilter, ReceivedFilter, WaitingFilter
 from events.admin_retry import retry_failed_view
 from events.delivery_filters import EndpointFilter, ReceivedRangeFilter
 from events.dispatch import known_event_types
 from events.models import Delivery, DeliveryItem, WebhookEndpoint
 from events.processing import deliveries_reprocess_counted
+from events.selectors import delivery_body_conflicts
 from events.subjects import normalized
 
 # A payload naming a portfolio runs to megabytes: the page shows its beginning.
@@ -99,9 +100,12 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         "status",
         ReceivedFilter,
         WaitingFilter,
+        ConflictFilter,
         EndpointFilter,
         ReceivedRangeFilter,
     ]
+    # The dashboard's and alerts' links to several statuses at once.
+    extra_lookups = ("status__in",)
     list_select_related = ["endpoint"]
     search_fields = ["=external_id"]
     search_help_text = (
@@ -125,7 +129,16 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
         ("Outcome", {"fields": ["summary", "changed_objects", "warnings", "reported_changes"]}),
         (
             "Arrival",
-            {"fields": ["received_at", "last_received_at", "receipt_count", "occurred_at"]},
+            {
+                "fields": [
+                    "received_at",
+                    "last_received_at",
+                    "receipt_count",
+                    "occurred_at",
+                    "body_hash",
+                    "last_conflict_at",
+                ]
+            },
         ),
         (
             "Processing",
@@ -160,6 +173,17 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
             (name, {**options, "fields": [_no_endpoint_link(f) for f in options["fields"]]})
             for name, options in fieldsets
         ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The page's notice (its template) when a later arrival carried another body.
+        context["body_conflicts"] = obj and delivery_body_conflicts(delivery=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="body SHA-256")
+    def body_hash(self, delivery):
+        if delivery.body_sha256 is None:
+            return "— (received before bodies were hashed: later bodies are not compared)"
+        return format_html("<code>{}</code>", bytes(delivery.body_sha256).hex())
 
     @admin.display(description="endpoint")
     def endpoint_name(self, delivery):

@@ -42,6 +42,8 @@ class DeliveryItemAdmin(ReadOnlyAdmin, LargeTableAdmin):
     search_help_text = "Exact meter id, consent id or meter number."
     # The delivery's items in order: the unique (delivery, position) index.
     ordering = ["delivery", "position"]
+    # The delivery page links here narrowed to one delivery.
+    extra_lookups = ("delivery__id__exact",)
     changelist_deferred_fields = ("parameters", "error_traceback", "links", "subjects", "warnings")
     fields = readonly_fields = [
         "delivery_link",
@@ -60,10 +62,6 @@ class DeliveryItemAdmin(ReadOnlyAdmin, LargeTableAdmin):
         "error",
         "error_traceback",
     ]
-
-    def lookup_allowed(self, lookup, value, request=None):
-        # The delivery page links here narrowed to one delivery.
-        return lookup == "delivery__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="delivery", ordering="delivery")
     def delivery_link(self, item):

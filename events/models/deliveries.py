@@ -4,6 +4,7 @@ daily counts the dashboard reads."""
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -48,6 +49,21 @@ class Delivery(models.Model):
     unparsed_body = models.TextField(
         blank=True, help_text="A rejected body that is not JSON, as text, secrets redacted."
     )
+    # The 32 bytes of the digest, half the room of its hex text. Null for deliveries stored
+    # before bodies were hashed: their later arrivals are never taken for conflicts.
+    body_sha256 = models.BinaryField(
+        "body SHA-256",
+        max_length=32,
+        null=True,
+        editable=False,
+        help_text="Of the first body as received, byte for byte.",
+    )
+    last_conflict_at = models.DateTimeField(
+        "last body conflict",
+        null=True,
+        blank=True,
+        help_text="When an arrival under this id last carried a different body.",
+    )
     subjects = ArrayField(
         models.CharField(max_length=255),
         default=list,
@@ -89,6 +105,14 @@ class Delivery(models.Model):
             models.Index(fields=["endpoint", "-received_at"], name="delivery_endpoint_received"),
             models.Index(fields=["external_id"], name="delivery_external_id"),
             GinIndex(fields=["subjects"], name="delivery_subjects"),
+            # The changelist's "body conflict" filter and the dashboard's count. Partial:
+            # conflicts are rare, so it holds few rows, and a new delivery or a duplicate
+            # (null here) costs it only the check of its condition.
+            models.Index(
+                fields=["-last_conflict_at"],
+                name="delivery_conflict",
+                condition=Q(last_conflict_at__isnull=False),
+            ),
         ]
 
     def __str__(self):
@@ -101,6 +125,9 @@ class DeliveryReceipt(models.Model):
     class Verdict(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate"
+        # The id of a stored delivery with another body: answered as a duplicate (so that the
+        # sender stops), the stored body kept.
+        CONFLICT = "conflict", "Conflict: a different body"
         REJECTED = "rejected", "Rejected"
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="receipts")

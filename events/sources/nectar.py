@@ -36,9 +36,12 @@ def secret_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
 
 
-def secret_readable(secret: str) -> bool:
+def secret_readable(secret: str | None) -> bool:
     """Whether a stored secret holds a key to check signatures with. One that does not (not
-    base64, stored by hand or damaged) verifies nothing, and raises an alert (console/alerts)."""
+    base64, stored by hand or damaged; None: it cannot be decrypted) verifies nothing, and
+    raises an alert (console/alerts)."""
+    if secret is None:
+        return False
     try:
         # An empty key would accept a signature anyone can compute.
         return len(secret_key(secret)) > 0
@@ -72,9 +75,14 @@ def signature_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
 
 
 def verify(
-    secrets: Iterable[str], headers: Mapping[str, str], body: bytes, *, now: float | None = None
+    secrets: Iterable[str | None],
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
 ) -> str:
-    """Return the verified message id, or raise InvalidSignature."""
+    """Return the verified message id, or raise InvalidSignature. A secret that cannot be
+    decrypted is None (EndpointSecret.secret)."""
     message_id, timestamp_text, signature_header = signature_headers(headers)
     try:
         timestamp = int(timestamp_text)
@@ -95,7 +103,10 @@ def verify(
     for secret in secrets:
         if not secret_readable(secret):
             # The endpoint's other secrets still may verify. Logged without the secret.
-            logger.error("A signing secret of this endpoint cannot be read; it was skipped.")
+            logger.error(
+                "A signing secret of this endpoint cannot be %s; it was skipped.",
+                "decrypted with SECRETS_ENCRYPTION_KEY" if secret is None else "read",
+            )
             continue
         expected = sign(secret, message_id, timestamp, body).encode()
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):

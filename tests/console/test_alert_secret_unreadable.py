@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common import secret_box
 from console.alerts.rules import endpoint_subject
 from console.alerts.services import alert_rules_evaluate
 from console.models import Alert
@@ -26,7 +27,9 @@ DAMAGED = "whsec_dGhpcyBpcyBub3Qg*base64!"
 
 
 def damage_secrets(endpoint) -> None:
-    EndpointSecret.objects.filter(endpoint=endpoint).update(secret=DAMAGED)
+    EndpointSecret.objects.filter(endpoint=endpoint).update(
+        encrypted_secret=secret_box.encrypt(DAMAGED)
+    )
 
 
 def alerts() -> list[tuple[str, str]]:
@@ -99,7 +102,9 @@ def test_the_alert_resolves_when_the_secret_is_readable_again(db):
     alert_rules_evaluate()
     assert alerts() == [(endpoint_subject(endpoint), Alert.Status.OPEN)]
 
-    EndpointSecret.objects.filter(endpoint=endpoint).update(secret=secret_generate())
+    EndpointSecret.objects.filter(endpoint=endpoint).update(
+        encrypted_secret=secret_box.encrypt(secret_generate())
+    )
     alert_rules_evaluate()
 
     assert alerts() == [(endpoint_subject(endpoint), Alert.Status.RESOLVED)]

@@ -80,6 +80,8 @@ def test_counts_after_real_deliveries(client, settings, db, register_handler):
     for number in range(3):
         receive(client, endpoint, openvolt_envelope("test.known", f"known-{number}"))
     receive(client, endpoint, openvolt_envelope("test.known", "known-0"), expect=200)
+    another_body = openvolt_envelope("test.known", "known-1", payload={"id": "another"})
+    receive(client, endpoint, another_body, expect=200)
     receive(client, endpoint, openvolt_envelope("something.invented", "invented-1"))
     receive(client, endpoint, {"event_id": "test.known"}, expect=400)
     heartbeat(seconds_ago=1)
@@ -91,6 +93,9 @@ def test_counts_after_real_deliveries(client, settings, db, register_handler):
     assert (
         received(values, "test.known", "duplicate") - received(before, "test.known", "duplicate")
         == 1
+    )
+    assert (
+        received(values, "test.known", "conflict") - received(before, "test.known", "conflict") == 1
     )
     # No handler: counted as `other`, so senders cannot grow the labels without bound.
     assert received(values, "other", "accepted") - received(before, "other", "accepted") == 1

@@ -102,7 +102,8 @@ def test_same_openvolt_delivery_id_again_answers_200_duplicate(api_client, openv
         post_json(api_client, openvolt_endpoint, openvolt_envelope(delivery_id="d-1")),
         duplicate=False,
     )
-    # A retry may differ in anything but its delivery_id: it is still the same delivery.
+    # Another body under the same delivery_id is still that delivery, answered as a retry
+    # (and recorded as a conflict: tests/events/test_intake_conflicts.py).
     retry = openvolt_envelope(delivery_id="d-1", payload={"id": "changed"})
 
     again = assert_accepted(post_json(api_client, openvolt_endpoint, retry), duplicate=True)

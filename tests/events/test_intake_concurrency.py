@@ -1,5 +1,6 @@
 """Simultaneous arrivals of one delivery, through a real threaded server and real connections."""
 
+import hashlib
 import json
 import threading
 import urllib.error
@@ -24,12 +25,15 @@ def forget_jobs():
     delete_all_jobs()
 
 
-def post_all_at_once(url: str, body: bytes, headers: dict[str, str]) -> list[tuple[int, dict]]:
-    """POST the same request from SENDERS threads released together; (status, JSON) of each."""
+def post_all_at_once(
+    url: str, body: bytes, headers: dict[str, str], *, bodies: list[bytes] | None = None
+) -> list[tuple[int, dict]]:
+    """POST the same request from SENDERS threads released together (or one of `bodies`
+    each); (status, JSON) of each."""
     barrier = threading.Barrier(SENDERS)
     answers = []
 
-    def send():
+    def send(body):
         request = urllib.request.Request(
             url,
             data=body,
@@ -43,7 +47,9 @@ def post_all_at_once(url: str, body: bytes, headers: dict[str, str]) -> list[tup
         except urllib.error.HTTPError as error:
             answers.append((error.code, json.load(error)))
 
-    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
+    bodies = bodies or [body] * SENDERS
+    assert len(bodies) == SENDERS
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -95,3 +101,26 @@ def test_simultaneous_bad_bodies_store_one_rejected_delivery(live_server):
     assert {answer["delivery"] for _, answer in answers} == {str(delivery.pk)}
     assert delivery.receipt_count == DeliveryReceipt.objects.count() == SENDERS
     assert not jobs_for(delivery.pk).exists()
+
+
+def test_simultaneous_arrivals_of_two_bodies_keep_the_first_and_call_the_other_a_conflict(
+    live_server,
+):
+    endpoint = OpenvoltEndpointFactory()
+    one = body_of(openvolt_envelope(delivery_id="same-delivery"))
+    other = body_of(openvolt_envelope(delivery_id="same-delivery", payload={"id": "another"}))
+
+    answers = post_all_at_once(
+        live_server.url + endpoint.path, b"", {}, bodies=[one, other] * (SENDERS // 2)
+    )
+
+    # Whichever PostgreSQL stored first is the delivery; the other body's arrivals conflict.
+    assert Counter(status for status, _ in answers) == {202: 1, 200: SENDERS - 1}, answers
+    delivery = Delivery.objects.get()
+    stored = one if bytes(delivery.body_sha256) == hashlib.sha256(one).digest() else other
+    assert delivery.payload == json.loads(stored)
+    assert delivery.receipt_count == SENDERS
+    verdicts = Counter(delivery.receipts.values_list("verdict", flat=True))
+    assert verdicts == {"accepted": 1, "duplicate": SENDERS // 2 - 1, "conflict": SENDERS // 2}
+    assert delivery.last_conflict_at is not None
+    assert jobs_for(delivery.pk).count() == 1

@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 
 # A database that is never reached: the checks read settings only. Set, so that no embedded
@@ -17,6 +18,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(60),
     "ALLOWED_HOSTS": "example.com",
     "DATABASE_URL": "postgres://switchboard@127.0.0.1:5432/switchboard",
+    "SECRETS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
 }
 READ = [
     "REQUIRE_2FA",
@@ -58,6 +60,15 @@ def test_check_deploy_warns_of_nothing_with_production_settings():
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "System check identified no issues (0 silenced)." in done.stdout
+
+
+def test_production_refuses_to_start_without_a_secrets_encryption_key():
+    unset = {name: value for name, value in PRODUCTION.items() if name != "SECRETS_ENCRYPTION_KEY"}
+
+    done = _run(["manage.py", "check"], unset)
+
+    assert done.returncode == 1
+    assert "ImproperlyConfigured: Set SECRETS_ENCRYPTION_KEY" in done.stderr
 
 
 def test_production_defaults_when_debug_is_off():

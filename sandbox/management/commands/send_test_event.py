@@ -100,7 +100,13 @@ def _signing_secret(endpoint: WebhookEndpoint) -> str:
     )
     if newest is None:
         raise CommandError(f"Endpoint {endpoint.id} has no active signing secret.")
-    return newest.secret
+    secret = newest.secret
+    if secret is None:
+        raise CommandError(
+            f"The newest signing secret of endpoint {endpoint.id} cannot be decrypted with "
+            "SECRETS_ENCRYPTION_KEY."
+        )
+    return secret
 
 
 def _answer(response: httpx.Response) -> str:
