@@ -11,8 +11,11 @@ SETTINGS_MODULE = "bench.settings"
 # The Fernet key of the bench's processes (SECRETS_ENCRYPTION_KEY), as throwaway as their
 # SECRET_KEY.
 BENCH_ENCRYPTION_KEY = "YmVuY2gtb25seS1ub3Qtc2VjcmV0LWtleS0zMmJ5dGU="
-# The bare view's address; bench.urls serves it, the runner posts to it.
+# The baselines' addresses; bench.urls serves them, the runner posts to them.
 BARE_PATH = "/bench/bare/"
+FLOOR_PATH = "/bench/floor/"
+# The floor view's table: created in the bench database by bench.intake.
+FLOOR_TABLE = "bench_floor"
 
 
 class BenchError(Exception):

@@ -89,6 +89,8 @@ def server_env(bench_url: str) -> dict[str, str]:
         SECRET_KEY="bench-only-not-secret",
         SECRETS_ENCRYPTION_KEY=BENCH_ENCRYPTION_KEY,
         DEBUG="false",
+        # Plain HTTP, as from the TLS proxy in front of a deployment: no redirect to https.
+        SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=bench_url,
         PYTHONPATH=str(BASE_DIR),

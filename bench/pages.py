@@ -77,6 +77,9 @@ def _setup_django() -> None:
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "pages-bench-only-not-secret")
     os.environ.setdefault("SECRETS_ENCRYPTION_KEY", BENCH_ENCRYPTION_KEY)
+    # Plain HTTP, and a password is enough: the pages are timed, not the sign-in.
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("REQUIRE_2FA", "false")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     # WhiteNoise looks for collectstatic's output, which a measurement does not need.
     warnings.filterwarnings("ignore", message="No directory at")

@@ -1,5 +1,11 @@
 """What the intake part prints: the set-up it measured, a row per scenario and round, and the
 medians over the rounds next to the intake's goals.
+
+Two baselines, measured in each round: `bare` (Django and gunicorn alone) and `floor` (a view
+that commits one INSERT of the parsed body, the least a durable intake can do). The intake's
+goals are ratios to the floor: what it does beyond that floor (authentication, the duplicate
+check, the receipt, the job) may cost 40 % of the floor's rate for a new delivery, 20 % for a
+duplicate.
 """
 
 import statistics
@@ -8,8 +14,10 @@ from bench import SETTINGS_MODULE
 from bench.database import describe_server
 from bench.load import ScenarioResult, cpu_count
 
-# The intake's goals: its rate as a ratio to the bare view's.
-GOALS = {"new": 0.7, "duplicate": 0.8}
+SCENARIOS = ("bare", "floor", "new", "duplicate")
+INTAKE_SCENARIOS = ("new", "duplicate")
+# The intake's goals: its rate as a ratio to the floor's.
+GOALS = {"new": 0.6, "duplicate": 0.8}
 
 
 def print_header(options, bench_name, database_url, version, others, sample_cpu) -> None:
@@ -39,14 +47,21 @@ def print_header(options, bench_name, database_url, version, others, sample_cpu)
 
 def print_rounds_header() -> None:
     print(
-        f"\n{'round':<6}{'scenario':<11}{'req/s':>8}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}"
-        f"   CPU ms/request: web + db + client"
+        f"\n{'round':<6}{'scenario':<11}{'req/s':>8}{'/bare':>7}{'/floor':>7}{'p50 ms':>8}"
+        f"{'p99 ms':>8}   CPU ms/request: web + db + client"
     )
 
 
-def print_round(number: int, result: ScenarioResult, ratio: float) -> None:
+def _ratio(rate: float, baseline: ScenarioResult | None) -> float:
+    return rate / baseline.rate if baseline and baseline.rate else float("nan")
+
+
+def print_round(number: int, result: ScenarioResult, rounds: list[ScenarioResult]) -> None:
+    """`rounds`: the round's results so far, baselines first."""
+    bare, floor = [*rounds, None, None][:2]
     print(
-        f"{number:<6}{result.scenario:<11}{result.rate:>8.1f}{ratio:>7.2f}"
+        f"{number:<6}{result.scenario:<11}{result.rate:>8.1f}{_ratio(result.rate, bare):>7.2f}"
+        f"{_ratio(result.rate, floor):>7.2f}"
         f"{result.percentile(0.5) * 1000:>8.1f}{result.percentile(0.99) * 1000:>8.1f}"
         f"   {_cpu_per_request(result)}",
         flush=True,
@@ -54,26 +69,27 @@ def print_round(number: int, result: ScenarioResult, ratio: float) -> None:
 
 
 def print_summary(options, results: list[list[ScenarioResult]]) -> None:
-    complete = [rounds for rounds in results if len(rounds) == 3]
+    complete = [rounds for rounds in results if len(rounds) == len(SCENARIOS)]
     if not complete:
         return
     print(
-        f"\nMedian of {len(complete)} round(s); the intake's goal is a ratio to bare of "
+        f"\nMedian of {len(complete)} round(s); the intake's goal is a ratio to the floor of "
         f"{GOALS['new']} for new deliveries and {GOALS['duplicate']} for duplicates:"
     )
     print(
-        f"{'scenario':<11}{'req/s':>8}{'ratio to bare':>15}{'goal':>6}"
+        f"{'scenario':<11}{'req/s':>8}{'to bare':>9}{'to floor':>10}{'goal':>6}"
         f"{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/req':>12}"
     )
-    for index, name in enumerate(("bare", "new", "duplicate")):
+    for index, name in enumerate(SCENARIOS):
         runs = [rounds[index] for rounds in complete]
-        ratio = statistics.median(rounds[index].rate / rounds[0].rate for rounds in complete)
+        to_bare = statistics.median(rounds[index].rate / rounds[0].rate for rounds in complete)
+        to_floor = statistics.median(rounds[index].rate / rounds[1].rate for rounds in complete)
         goal = GOALS.get(name)
-        verdict = "" if goal is None else ("  met" if ratio >= goal else "  below goal")
+        verdict = "" if goal is None else ("  met" if to_floor >= goal else "  below goal")
         cpu = [_cpu_seconds(r) / r.count * 1000 for r in runs if r.count]
         print(
-            f"{name:<11}{statistics.median(r.rate for r in runs):>8.1f}{ratio:>15.2f}"
-            f"{'-' if goal is None else goal:>6}"
+            f"{name:<11}{statistics.median(r.rate for r in runs):>8.1f}{to_bare:>9.2f}"
+            f"{to_floor:>10.2f}{'-' if goal is None else goal:>6}"
             f"{statistics.median(r.percentile(0.5) for r in runs) * 1000:>8.1f}"
             f"{statistics.median(r.percentile(0.99) for r in runs) * 1000:>8.1f}"
             f"{statistics.median(cpu) if cpu else float('nan'):>12.2f}{verdict}"

@@ -63,6 +63,8 @@ def main(argv=None) -> int:
             if options.part != "backfill":
                 others = worker_processes()
                 intake_path = intake.endpoint_path(env)
+                with psycopg.connect(bench_url, autocommit=True) as connection:
+                    intake.floor_table_create(connection)
                 port = free_port()
                 server = start_server(options, env, port, scratch / "gunicorn.log")
                 with psycopg.connect(bench_url, autocommit=True) as connection:
