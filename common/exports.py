@@ -132,19 +132,38 @@ def export_csv_action(columns: ExportColumns, *, description: str = "Export sele
     whole filtered list) as CSV, in bounded memory."""
 
     _columns_check(columns)
+    return export_csv_rows_action(
+        "export_csv",
+        _headers(columns),
+        lambda queryset: export_rows(columns, queryset),
+        description=description,
+    )
 
-    def export_csv(modeladmin, request, queryset):
+
+def export_csv_rows_action(
+    name: str,
+    headers: list[str],
+    rows: Callable[[Any], Iterable[Sequence[Any]]],
+    *,
+    description: str,
+    filename: str = "",
+):
+    """An admin action `name` streaming as CSV the rows that `rows` makes of the selected
+    objects: for an export whose rows are not the objects themselves (a meter's days)."""
+
+    def action(modeladmin, request, queryset):
         export = _export_start(modeladmin, request, CSV)
-        chunks = csv_chunks(_headers(columns), export_rows(columns, queryset), export)
+        chunks = csv_chunks(headers, rows(queryset), export)
         response = StreamingHttpResponse(
             _finishing(chunks, export=export), content_type="text/csv; charset=utf-8"
         )
-        response["Content-Disposition"] = _attachment(modeladmin, "csv")
+        response["Content-Disposition"] = _attachment(modeladmin, "csv", name=filename)
         return response
 
-    export_csv.short_description = description
-    export_csv.allowed_permissions = ("export",)
-    return export_csv
+    action.__name__ = name
+    action.short_description = description
+    action.allowed_permissions = ("export",)
+    return action
 
 
 def export_xlsx_action(
@@ -319,8 +338,8 @@ def _file_chunks(file: IO[bytes], progress: ExportProgress) -> Iterator[bytes]:
         file.close()
 
 
-def _attachment(modeladmin, extension: str) -> str:
-    name = modeladmin.model._meta.verbose_name_plural.replace(" ", "-")
+def _attachment(modeladmin, extension: str, *, name: str = "") -> str:
+    name = name or modeladmin.model._meta.verbose_name_plural.replace(" ", "-")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return f'attachment; filename="{name}-{stamp}.{extension}"'
 

@@ -271,6 +271,9 @@ OPENVOLT_API_MAX_RPS = env.float("OPENVOLT_API_MAX_RPS", default=10.0)
 OPENVOLT_DEFAULT_DATA_SOURCE = env("OPENVOLT_DEFAULT_DATA_SOURCE", default="electralink")
 # A meter_data.received item spanning longer is clipped to its latest days, with a warning.
 OPENVOLT_MAX_ITEM_DAYS = env.int("OPENVOLT_MAX_ITEM_DAYS", default=800)
+# The zone of a meter's days when its country does not say (meters/time_zones.py), and of the
+# dashboard's readings received per day.
+METER_TIME_ZONE = env("METER_TIME_ZONE", default="Europe/London")
 # A local stand-in of Openvolt's API at /sandbox/openvolt/v1/ (sandbox/), for development
 # without an Openvolt account. Read when the URLs are loaded.
 OPENVOLT_SANDBOX = env.bool("OPENVOLT_SANDBOX", default=DEBUG)
@@ -346,6 +349,10 @@ DELIVERY_RETRY_DELAYS = [
 # database outage) is queued again by the sweeper (events/sweeper.py) once it has waited this
 # long: never sooner, so that it never races a job being written.
 DELIVERY_SWEEP_GRACE_SECONDS = 120
+# Deliveries that ended processed, ignored or rejected longer ago than this are removed, with
+# their receipts, attempts and items (events/retention.py); failed and dead ones stay. At least
+# 2: a sender retrying within its window (Svix: about 28 hours) must still find its delivery.
+DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
 
 # Operations: /metrics (404 without a token), and who is told about alerts (console/alerts/).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

@@ -40,3 +40,23 @@ def secrets_encryption_key_check(app_configs=None, **kwargs) -> list[Error]:
         )
         for position in invalid_key_positions(keys)
     ]
+
+
+# A sender retries a delivery for up to about 28 hours (Svix); a shorter retention would remove
+# it before its last retry, which would then be taken in and processed as new.
+RETENTION_DAYS_AT_LEAST = 2
+
+
+def delivery_retention_check(app_configs=None, **kwargs) -> list[Error]:
+    days = settings.DELIVERY_RETENTION_DAYS
+    if days >= RETENTION_DAYS_AT_LEAST:
+        return []
+    return [
+        Error(
+            f"DELIVERY_RETENTION_DAYS is {days}: deliveries would be removed while their "
+            "senders may still retry them, and a retry would be processed again.",
+            hint=f"Set DELIVERY_RETENTION_DAYS to {RETENTION_DAYS_AT_LEAST} or more "
+            "(the default is 90).",
+            id="events.E003",
+        )
+    ]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from common.locks import advisory_locks_take
 from common.moments import day_bounds
 from events.models import Delivery, DeliveryDailyCount
+from events.retention import retention_cutoff
 
 # Recounted every minute: today, and yesterday, whose last deliveries may still be processing.
 RECENT_DAYS = 2
@@ -25,10 +26,12 @@ HOURLY_DAYS = 31
 def delivery_daily_counts_recount(*, first_day: date, last_day: date) -> int:
     """Recount each day from first_day to last_day, both included; returns how many days.
 
-    Each day is a transaction of its own, so that no long transaction holds the counts.
+    Each day is a transaction of its own, so that no long transaction holds the counts. Days
+    whose deliveries may have been pruned (events/retention.py) keep their counts: those are
+    the history, and recounting what is left would lose it.
     """
     days = 0
-    day = first_day
+    day = max(first_day, timezone.localdate(retention_cutoff()) + timedelta(days=1))
     while day <= last_day:
         _recount_day(day)
         day += timedelta(days=1)

@@ -9,6 +9,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +20,15 @@ from psycopg.types.json import Jsonb
 
 from common.metrics import delivery_received_count
 from events.dispatch import source_for
+from events.endpoint_cache import enabled_endpoint
 from events.json_body import parse_json
 from events.metric_labels import event_type_label
 from events.models import Delivery, DeliveryReceipt, WebhookEndpoint
-from events.receipts import ANSWER, INSERT_RECEIPT, UPSERT_DELIVERY, receipt_verdict
+from events.receipts import DELIVERY_JOB, STORE_ARRIVAL
 from events.redaction import redact_document, redact_headers
 from events.sources.base import Envelope, InvalidEnvelope, Refused, WebhookSource
 from events.storable import body_as_text, is_ip_address, storable
 from events.subjects import subjects_of
-from events.tasks import delivery_run_queue
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class IntakeResult:
 def endpoint_for_delivery(*, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     """The enabled endpoint at this address. One answer for an address that was never an
     endpoint's and for a disabled one: a caller cannot tell which addresses exist."""
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+    endpoint = enabled_endpoint(endpoint_id)
     if endpoint is None:
         raise IntakeError(404, "unknown_endpoint", "No webhook endpoint has this address.")
     return endpoint
@@ -289,48 +290,39 @@ def _upsert(
     unparsed_body: str = "",
     error: str = "",
 ) -> IntakeResult:
-    """Store one arrival: the delivery if it is new (with its job), and a receipt either way."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    """Store one arrival: the delivery if it is new (with its job), and a receipt either way,
+    in one statement (events/receipts.py), committed on its own. Inside a caller's
+    transaction it runs in a savepoint: failing, it must not abort the caller's work, nor
+    keep the rejected-delivery fallback from storing the arrival."""
+    in_savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with in_savepoint, connection.cursor() as cursor:
         cursor.execute(
-            UPSERT_DELIVERY,
-            [
-                endpoint.pk,
-                endpoint.source,
-                external_id,
-                event_type,
-                status,
-                occurred_at,
-                None if payload is None else Jsonb(payload),
-                unparsed_body,
-                error,
-                subjects,
-                body_sha256,
-            ],
-        )
-        delivery_id, stored_status, created, stored_sha256 = cursor.fetchone()
-        verdict = receipt_verdict(
-            stored_status=stored_status,
-            created=created,
-            stored_sha256=stored_sha256,
-            body_sha256=body_sha256,
-        )
-        rejection = ""
-        if verdict == DeliveryReceipt.Verdict.REJECTED:
-            # A retry of a body already refused is still refused, and still recorded.
-            rejection = error or "This delivery was rejected when it first arrived."
-        elif verdict == DeliveryReceipt.Verdict.ACCEPTED:
-            delivery_run_queue(delivery_id=delivery_id)
-        cursor.execute(
-            INSERT_RECEIPT,
-            [
-                delivery_id,
-                remote_addr or None,
+            STORE_ARRIVAL,
+            {
+                "endpoint_id": endpoint.pk,
+                "source": endpoint.source,
+                "external_id": external_id,
+                "event_type": event_type,
+                "status": status,
+                "occurred_at": occurred_at,
+                "payload": None if payload is None else Jsonb(payload),
+                "unparsed_body": unparsed_body,
+                "error": error,
+                "subjects": subjects,
+                "body_sha256": body_sha256,
+                "remote_addr": remote_addr or None,
                 # Names and values as the server passed them: odd bytes must not lose a delivery.
-                Jsonb(redact_headers({storable(k): storable(v) for k, v in headers.items()})),
-                verdict,
-                ANSWER[verdict],
-            ],
+                "headers": Jsonb(
+                    redact_headers({storable(k): storable(v) for k, v in headers.items()})
+                ),
+                **DELIVERY_JOB,
+            },
         )
+        delivery_id, created, verdict, _ = cursor.fetchone()
+    rejection = ""
+    if verdict == DeliveryReceipt.Verdict.REJECTED:
+        # A retry of a body already refused is still refused, and still recorded.
+        rejection = error or "This delivery was rejected when it first arrived."
     if verdict == DeliveryReceipt.Verdict.CONFLICT:
         logger.warning(
             "Delivery %s arrived again with a different body: recorded as a conflict, "

@@ -149,3 +149,24 @@ def purge_expired_secrets(timestamp: int) -> int:
     from events.services import endpoint_secrets_purge
 
     return endpoint_secrets_purge(now=datetime.fromtimestamp(timestamp, tz=UTC))
+
+
+# Hourly, off the hour (when the daily counts are recounted in full): an hour's share of a
+# day's deliveries a run, a batch or two, rather than a day's at night; the space they free is
+# reused by the intake as autovacuum reclaims it.
+PRUNE_CRON = "17 * * * *"
+# A run that finds a backlog (a first run on years of deliveries) stops after this long, and
+# the next one goes on: the maintenance queue's other jobs run every minute.
+PRUNE_RUN_SECONDS = 120
+
+
+@app.periodic(cron=PRUNE_CRON, periodic_id="prune_deliveries")
+@app.task(name="events.prune_deliveries", queue="maintenance", queueing_lock="prune_deliveries")
+def prune_deliveries(timestamp: int) -> int:
+    """Remove the finished deliveries older than DELIVERY_RETENTION_DAYS (events/retention.py);
+    returns how many."""
+    from events.retention import deliveries_prune
+
+    return deliveries_prune(
+        now=datetime.fromtimestamp(timestamp, tz=UTC), seconds=PRUNE_RUN_SECONDS
+    ).total

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from common.moments import days_bounds
 from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
+from meters.time_zones import default_meter_time_zone
 
 # The readings travel as two arrays, bound server-side in binary (%b): for a 13-month backfill
 # (19,000 readings) this is 3.5 to 10 times faster than bulk_create, whose model instances and
@@ -66,7 +67,8 @@ _READINGS_RECEIVED_SQL = f"""
 
 
 def readings_received_count(*, meter: Meter, count: int) -> None:
-    """Add `count` readings of the meter, received now, to today's tally for the dashboard.
+    """Add `count` readings of the meter, received now, to today's tally for the dashboard
+    (today in METER_TIME_ZONE: one chart over meters of every zone counts days in one).
 
     In the caller's transaction: the readings are counted if, and only if, they are stored.
     """
@@ -74,17 +76,18 @@ def readings_received_count(*, meter: Meter, count: int) -> None:
         return
     slot = meter.pk % ReadingsReceivedDaily.SLOTS
     with connection.cursor() as cursor:
-        cursor.execute(_READINGS_RECEIVED_SQL, [timezone.localdate(), slot, count])
+        today = timezone.localdate(timezone=default_meter_time_zone())
+        cursor.execute(_READINGS_RECEIVED_SQL, [today, slot, count])
 
 
 def readings_received_daily_rebuild(*, first_day: date, last_day: date) -> int:
     """Rebuild the tallies of these days (both included) from the readings stored, each on the
-    day its value arrived (`fetched_at`); returns the readings counted.
+    day its value arrived (`fetched_at`, days in METER_TIME_ZONE); returns the readings counted.
 
     A re-fetch that changed nothing left no trace, so it is not counted here as it was live.
     `fetched_at` has no index: this reads the whole table once. For demo data and repairs.
     """
-    zone = timezone.get_current_timezone()
+    zone = default_meter_time_zone()
     since, until = days_bounds(first_day=first_day, last_day=last_day, zone=zone)
     tally, readings = ReadingsReceivedDaily._meta.db_table, IntervalReading._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:

@@ -5,13 +5,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from common.moments import days_bounds
+from common.moments import day_bounds
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
+from meters.time_zones import meter_time_zone
 
 CHART_MONTHS = 13
 # Openvolt collects smart-meter data about once a day, a day behind: older than this, data is
@@ -22,24 +23,18 @@ STALE_AFTER = timedelta(days=2)
 def meter_daily_consumption(
     *, meter: Meter, months: int = CHART_MONTHS, today: date | None = None
 ) -> list[tuple[date, Decimal]]:
-    """kWh per day (days of the current time zone, settings.TIME_ZONE) over the last `months`
-    calendar months, today included: one entry per day from the first month with data, zero
-    for days without any.
+    """kWh per day, days of the meter's time zone (meters/time_zones.py), over the last
+    `months` calendar months, today included: one entry per day from the first month with
+    data, zero for days without any.
 
     One GROUP BY over the meter's range of the (meter, start) unique index.
     """
-    today = today or timezone.localdate()
+    zone = meter_time_zone(meter)
+    today = today or timezone.localdate(timezone=zone)
     first_month = _months_before(today.replace(day=1), months - 1)
-    zone = timezone.get_current_timezone()
-    since, until = days_bounds(first_day=first_month, last_day=today, zone=zone)
-    totals = dict(
-        IntervalReading.objects.filter(meter=meter, start__gte=since, start__lt=until)
-        .annotate(day=TruncDate("start", tzinfo=zone))
-        .values("day")
-        .annotate(kwh=Sum("consumption_kwh"))
-        .order_by("day")
-        .values_list("day", "kwh")
-    )
+    totals = {
+        day: kwh for day, _, kwh in meter_days(meter=meter, first_day=first_month, last_day=today)
+    }
     if not totals:
         return []
     # Start at the first of the month that has data: a new meter's chart is not all gap.
@@ -49,6 +44,30 @@ def meter_daily_consumption(
         days.append((day, totals.get(day, Decimal(0))))
         day += timedelta(days=1)
     return days
+
+
+def meter_days(
+    *, meter: Meter, first_day: date | None = None, last_day: date | None = None
+) -> models.QuerySet:
+    """(day, half-hours, kWh) of each day of the meter's time zone that has readings, oldest
+    first, between these days (both included; all when not given). A clock-change day has 46
+    or 50 half-hours.
+
+    One GROUP BY over the meter's range of the (meter, start) unique index.
+    """
+    zone = meter_time_zone(meter)
+    readings = IntervalReading.objects.filter(meter=meter)
+    if first_day is not None:
+        readings = readings.filter(start__gte=day_bounds(first_day, zone=zone)[0])
+    if last_day is not None:
+        readings = readings.filter(start__lt=day_bounds(last_day, zone=zone)[1])
+    return (
+        readings.annotate(day=TruncDate("start", tzinfo=zone))
+        .values("day")
+        .annotate(half_hours=Count("pk"), kwh=Sum("consumption_kwh"))
+        .order_by("day")
+        .values_list("day", "half_hours", "kwh")
+    )
 
 
 def _months_before(first_of_month: date, months: int) -> date:

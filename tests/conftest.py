@@ -8,6 +8,7 @@ from django.db import connection, connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from events.endpoint_cache import endpoints_forget
 from tests.factories import NectarEndpointFactory, OpenvoltEndpointFactory, StaffUserFactory
 
 
@@ -28,6 +29,12 @@ def plain_http_and_password_logins():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def no_endpoints_kept():
+    """Each test looks its endpoints up afresh (events/endpoint_cache.py)."""
+    endpoints_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,20 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from common.admin import MirrorAdmin
-from common.exports import Column, ExportPermissionMixin, export_actions, iso
+from common.exports import (
+    FETCH_ROWS,
+    Column,
+    ExportPermissionMixin,
+    export_actions,
+    export_csv_rows_action,
+    iso,
+)
 from console.admin_filters import ConsentValidityFilter
 from console.pages.meters import customer_page, meter_page
 from meters.admin_filters import DataFreshnessFilter
 from meters.models import Customer, Meter
-from meters.selectors import meter_freshness
+from meters.selectors import meter_days, meter_freshness
+from meters.time_zones import meter_time_zone
 
 CUSTOMER_COLUMNS = [
     Column("openvolt_id", lambda c: c.external_id),
@@ -32,6 +40,30 @@ METER_COLUMNS = [
     Column("update_frequency", lambda m: m.update_frequency),
     Column("latest_reading_start", lambda m: iso(m.latest_reading_start)),
 ]
+
+DAILY_CONSUMPTION_HEADERS = [
+    "meter_number",
+    "meter_openvolt_id",
+    "day",
+    "time_zone",
+    "half_hours",
+    "consumption_kwh",
+]
+
+
+def daily_consumption_rows(meters):
+    """A row per meter and day with readings, days in the meter's time zone (a clock-change
+    day has 46 or 50 half-hours): one GROUP BY per meter, over its range of the readings'
+    (meter, start) index, so the first rows leave before the last meter is read."""
+    meters = (
+        meters.select_related(None)
+        .order_by("meter_number", "pk")
+        .only("meter_number", "external_id", "data_source")
+    )
+    for meter in meters.iterator(chunk_size=FETCH_ROWS):
+        zone = meter_time_zone(meter).key
+        for day, half_hours, kwh in meter_days(meter=meter):
+            yield [meter.meter_number, meter.external_id, day, zone, half_hours, kwh]
 
 
 @admin.register(Customer)
@@ -95,7 +127,16 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
     list_select_related = ["customer"]
     search_fields = ["^meter_number", "=external_id", "customer__email"]
     search_help_text = "Meter number (starts with), exact Openvolt id, or customer e-mail."
-    actions = [*export_actions(METER_COLUMNS)]
+    actions = [
+        *export_actions(METER_COLUMNS),
+        export_csv_rows_action(
+            "export_daily_csv",
+            DAILY_CONSUMPTION_HEADERS,
+            daily_consumption_rows,
+            description="Export daily consumption of selected to CSV",
+            filename="daily-consumption",
+        ),
+    ]
     # The page: a summary, daily consumption, consents and deliveries (console/pages/meters.py),
     # then the record as Openvolt sent it.
     change_form_template = "admin/meters/meter/change_form.html"

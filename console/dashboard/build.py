@@ -7,6 +7,7 @@ view that model.
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.db.models import Model
 from django.utils import timezone
@@ -37,6 +38,7 @@ from events.admin_filters import (
     waiting_q,
 )
 from events.models import Delivery, WebhookEndpoint
+from events.retention import deliveries_kept_estimate, next_prune_at
 from meters.admin_filters import stale_meters_q
 from meters.models import IntervalReading, Meter
 from meters.selectors import STALE_AFTER
@@ -69,7 +71,7 @@ def dashboard_build(*, request, site: AdminSite) -> Dashboard:
     if _can_view(request, site, HostedConsent):
         _add_expiring_consents(dashboard, links, now=now)
     if _can_view(request, site, IntervalReading):
-        dashboard.charts.append(readings_chart(today=today))
+        dashboard.charts.append(readings_chart(now=now))
     return dashboard
 
 
@@ -184,6 +186,17 @@ def _add_deliveries(
     dashboard.attention.append(_body_conflicts_panel(links, now=now))
     dashboard.attention.append(_silent_endpoints_panel(links, now=now, endpoint_ids=endpoint_ids))
     dashboard.charts.insert(0, deliveries_chart(links, daily, today=today))
+    dashboard.retention = _retention_line(now=now)
+
+
+def _retention_line(*, now) -> str:
+    """The table's estimate of its rows (events/retention.py): no count of millions."""
+    next_prune = timezone.localtime(next_prune_at(now=now))
+    return (
+        f"Deliveries are kept {settings.DELIVERY_RETENTION_DAYS} days after they end (failed "
+        f"and dead ones until a person acts): {deliveries_kept_estimate():,} kept (estimate), "
+        f"next prune at {next_prune:%H:%M}."
+    )
 
 
 def _unfinished_panel(links: Links, *, now) -> Panel:

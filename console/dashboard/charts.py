@@ -1,11 +1,14 @@
 """The dashboard's two charts: deliveries per day by status, and readings received per day."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
 
 from common.charts import PALETTE, Bar, Segment, bar_chart
 from console import selectors
 from console.dashboard.parts import STATUSES_SHOWN, Chart, Links
 from events.models import Delivery
+from meters.time_zones import default_meter_time_zone
 
 CHART_DAYS = 30
 
@@ -45,7 +48,10 @@ def deliveries_chart(links: Links, daily: dict[date, dict[str, int]], *, today: 
     )
 
 
-def readings_chart(*, today: date) -> Chart:
+def readings_chart(*, now: datetime) -> Chart:
+    """Days in METER_TIME_ZONE, as the tallies are counted (meters/readings.py)."""
+    zone = default_meter_time_zone()
+    today = timezone.localdate(now, timezone=zone)
     received = selectors.readings_received_daily(first_day=today - timedelta(days=CHART_DAYS - 1))
     bars = [
         Bar(_day_label(day), [Segment("readings", received.get(day, 0), label="readings")])
@@ -55,5 +61,6 @@ def readings_chart(*, today: date) -> Chart:
         "Half-hourly readings received per day",
         bar_chart(bars, title="Half-hourly readings received per day", label_every=5),
         legend=[],
-        note="Readings of every meter fetched from Openvolt that day, re-fetches included.",
+        note="Readings of every meter fetched from Openvolt that day, re-fetches included. "
+        f"Days in {zone.key} time.",
     )

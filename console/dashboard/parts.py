@@ -103,6 +103,8 @@ class Dashboard:
     status_rows: list[StatusRow] = field(default_factory=list)
     attention: list[Panel] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
+    # How long deliveries are kept, how many are, and when the next prune runs.
+    retention: str = ""
 
     @property
     def is_empty(self) -> bool:

@@ -2,12 +2,14 @@
 consents, follow-ups, deliveries and bills, each linked for those who may open it."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString
 
 from common.charts import Bar, Segment, bar_chart
@@ -28,6 +30,7 @@ from meters.selectors import (
     meter_daily_consumption,
     meter_freshness,
 )
+from meters.time_zones import meter_time_zone
 
 LATEST_DELIVERIES = 20
 # A customer page lists this many meters and bills at most; the rest are a link away.
@@ -52,8 +55,12 @@ def meter_page(request, meter: Meter) -> dict[str, Any]:
     deliveries = deliveries_about(
         subjects=[meter.external_id, meter.meter_number], limit=LATEST_DELIVERIES
     )
+    zone = meter_time_zone(meter)
     return {
         "meter": meter,
+        # The page's days and times are the meter's (meters/time_zones.py).
+        "meter_time_zone": zone.key,
+        "latest_half_hour": _local_time(meter.latest_reading_start, zone),
         "freshness": meter_freshness(meter=meter),
         "customer_url": change_url_if(
             meter.customer, allowed=user.has_perm("meters.view_customer")
@@ -73,15 +80,18 @@ def meter_page(request, meter: Meter) -> dict[str, Any]:
     }
 
 
-def consumption_chart(*, meter: Meter, link_readings: bool = False) -> ConsumptionChart | None:
-    days = meter_daily_consumption(meter=meter)
+def consumption_chart(
+    *, meter: Meter, link_readings: bool = False, today: date | None = None
+) -> ConsumptionChart | None:
+    days = meter_daily_consumption(meter=meter, today=today)
     if not days:
         return None
+    zone = meter_time_zone(meter)
     readings_url = reverse("admin:meters_intervalreading_changelist") if link_readings else ""
     bars = [
         Bar(
             label=f"{day.day} {day:%b %Y}",
-            segments=[Segment("used", kwh, _readings_of_day(readings_url, meter, day))],
+            segments=[Segment("used", kwh, _readings_of_day(readings_url, meter, day, zone))],
         )
         for day, kwh in days
     ]
@@ -109,11 +119,20 @@ def consumption_chart(*, meter: Meter, link_readings: bool = False) -> Consumpti
     )
 
 
-def _readings_of_day(readings_url: str, meter: Meter, day: date) -> str:
-    """The readings changelist narrowed to the meter's half-hours of that day."""
+def _local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """The moment in the zone, with its abbreviation: the template's `T` leaves it out on the
+    hour that comes twice when the clocks go back, where it is the one thing that tells."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment, zone)
+    return f"{dateformat.format(local, 'D j M Y, H:i')} {local.tzname()}"
+
+
+def _readings_of_day(readings_url: str, meter: Meter, day: date, zone: ZoneInfo) -> str:
+    """The readings changelist narrowed to the meter's half-hours of that day, in its zone."""
     if not readings_url:
         return ""
-    start, end = day_bounds(day)
+    start, end = day_bounds(day, zone=zone)
     query = {"meter": meter.pk, "start__gte": start.isoformat(), "start__lt": end.isoformat()}
     return f"{readings_url}?{urlencode(query)}"
 

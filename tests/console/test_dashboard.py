@@ -28,6 +28,7 @@ from meters.readings import (
     readings_received_daily_rebuild,
     readings_upsert,
 )
+from meters.time_zones import default_meter_time_zone
 from tests.factories import (
     CustomerFactory,
     DeliveryFactory,
@@ -389,7 +390,7 @@ def test_readings_received_are_counted_per_day_and_charted(admin_client, mirror)
     readings_received_count(meter=meters[1], count=100)
     readings_received_count(meter=meters[1], count=0)
 
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=default_meter_time_zone())
     assert (
         sum(ReadingsReceivedDaily.objects.filter(day=today).values_list("count", flat=True)) == 150
     )
@@ -408,7 +409,9 @@ def test_storing_readings_counts_them_as_received_today(mirror):
     readings_upsert(meter=meter, readings=[(start, Decimal("1.5"))])  # a re-fetch counts too
     readings_upsert(meter=meter, readings=[])
 
-    received = ReadingsReceivedDaily.objects.filter(day=timezone.localdate())
+    received = ReadingsReceivedDaily.objects.filter(
+        day=timezone.localdate(timezone=default_meter_time_zone())
+    )
     assert sum(received.values_list("count", flat=True)) == 5
 
 
@@ -422,10 +425,13 @@ def test_the_command_rebuilds_readings_received_from_when_they_arrived(mirror, n
             fetched_at=now - timedelta(days=2),
         )
     readings_received_count(meter=meter, count=7)
-    today = timezone.localdate(now)
+    zone = default_meter_time_zone()
+    today = timezone.localdate(now, timezone=zone)
 
-    call_command("refresh_dashboard", "--days=3", "--readings", stdout=io.StringIO())
+    call_command(
+        "refresh_dashboard", "--days=3", f"--until={today}", "--readings", stdout=io.StringIO()
+    )
 
     per_day = dict(ReadingsReceivedDaily.objects.values_list("day").annotate(total=Sum("count")))
-    assert per_day == {today - timedelta(days=2): 3}
+    assert per_day == {timezone.localdate(now - timedelta(days=2), timezone=zone): 3}
     assert readings_received_daily_rebuild(first_day=today, last_day=today) == 0

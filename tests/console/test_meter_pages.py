@@ -4,6 +4,7 @@
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from common.moments import day_bounds
 from consents.services import follow_up_open_for_revocation, follow_up_resolve
 from console.pages.meters import LATEST_DELIVERIES, consumption_chart
 from events.models import Delivery
@@ -28,6 +30,8 @@ from tests.factories import (
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
+# The meter's days: its number is an MPAN (meters/time_zones.py).
+LONDON = ZoneInfo("Europe/London")
 
 
 def meter_url(meter):
@@ -68,18 +72,18 @@ def half_hours(first: datetime, count: int, kwh: str):
 
 def test_daily_consumption_is_the_sum_of_the_readings_of_each_day(meter):
     readings = [
-        *half_hours(datetime(2025, 6, 1, 0, 0, tzinfo=UTC), 48, "0.125"),  # a whole day
-        *half_hours(datetime(2025, 6, 2, 22, 0, tzinfo=UTC), 6, "1.5"),  # across midnight
-        *half_hours(datetime(2025, 6, 18, 0, 0, tzinfo=UTC), 3, "2.000001"),  # today
-        *half_hours(datetime(2024, 5, 31, 23, 30, tzinfo=UTC), 1, "9"),  # before the 13 months
-        *half_hours(datetime(2024, 6, 1, 0, 0, tzinfo=UTC), 2, "0.5"),  # the first of them
+        *half_hours(datetime(2025, 6, 1, 0, 0, tzinfo=LONDON), 48, "0.125"),  # a whole day
+        *half_hours(datetime(2025, 6, 2, 22, 0, tzinfo=LONDON), 6, "1.5"),  # across midnight
+        *half_hours(datetime(2025, 6, 18, 0, 0, tzinfo=LONDON), 3, "2.000001"),  # today
+        *half_hours(datetime(2024, 5, 31, 23, 30, tzinfo=LONDON), 1, "9"),  # before the 13 months
+        *half_hours(datetime(2024, 6, 1, 0, 0, tzinfo=LONDON), 2, "0.5"),  # the first of them
     ]
     readings_upsert(meter=meter, readings=readings)
     other = MeterFactory(meter_number="1999999999999")
     readings_upsert(meter=other, readings=half_hours(datetime(2025, 6, 1, tzinfo=UTC), 4, "7"))
     expected = defaultdict(Decimal)
     for start, kwh in readings:
-        if start >= datetime(2024, 6, 1, tzinfo=UTC):
+        if start >= datetime(2024, 6, 1, tzinfo=LONDON):
             expected[start.date()] += kwh
 
     days = meter_daily_consumption(meter=meter, today=TODAY)
@@ -111,19 +115,22 @@ def label(day):
 
 
 def test_the_chart_shows_each_day_s_sum(meter):
-    today = timezone.localdate()
-    first = datetime.combine(today - timedelta(days=2), datetime.min.time(), tzinfo=UTC)
-    whole_day = [(first + timedelta(minutes=30 * i), Decimal("0.25")) for i in range(48)]
-    readings_upsert(meter=meter, readings=whole_day)
-    readings_upsert(meter=meter, readings=[(first + timedelta(days=1), Decimal("3.5"))])
+    today = timezone.localdate(timezone=LONDON)
+    first, second = (day_bounds(today - timedelta(days=back), zone=LONDON)[0] for back in (2, 1))
+    # 20 hours of half-hours: within the day, whatever the clocks do that day.
+    readings_upsert(
+        meter=meter,
+        readings=[(first + timedelta(minutes=30 * i), Decimal("0.25")) for i in range(40)],
+    )
+    readings_upsert(meter=meter, readings=[(second, Decimal("3.5"))])
 
     chart = consumption_chart(meter=meter, link_readings=True)
 
-    assert chart.total_kwh == Decimal("15.5")
-    assert (chart.peak_day, chart.peak_kwh) == (today - timedelta(days=2), Decimal("12"))
+    assert chart.total_kwh == Decimal("13.5")
+    assert (chart.peak_day, chart.peak_kwh) == (today - timedelta(days=2), Decimal("10"))
     assert chart.days_with_data == 2
-    assert chart.average_kwh == Decimal("7.75")
-    assert f"{label(today - timedelta(days=2))}: 12 kWh used" in chart.svg
+    assert chart.average_kwh == Decimal("6.75")
+    assert f"{label(today - timedelta(days=2))}: 10 kWh used" in chart.svg
     assert f"{label(today - timedelta(days=1))}: 3.5 kWh used" in chart.svg
     readings = reverse("admin:meters_intervalreading_changelist")
     assert f'href="{readings}?meter={meter.pk}&amp;start__gte=' in chart.svg
@@ -387,7 +394,7 @@ def test_customer_page_queries_do_not_grow_with_what_it_lists(admin_client, cust
 
 def test_readings_of_the_chart_are_the_stored_ones(meter):
     """The numbers come from IntervalReading, as stored (a revised value replaces the old)."""
-    start = datetime(2025, 6, 17, 10, 0, tzinfo=UTC)
+    start = datetime(2025, 6, 17, 10, 0, tzinfo=LONDON)
     readings_upsert(meter=meter, readings=[(start, Decimal("1"))])
     readings_upsert(meter=meter, readings=[(start, Decimal("4.25"))])
 
