@@ -50,8 +50,9 @@ def test_the_rate_holds_across_worker_processes(openvolt_api, tmp_path):
     moments = [request.at for request in openvolt_api.requests_to(f"/meters/{METER_A}")]
     assert len(moments) == 40
     # 40 calls at 10 a second, each one reserving its own start: 3.9 s at the least. Counted
-    # where they arrive, over 3 s: on a busy machine some arrive late, two at once.
-    assert max(moments) - min(moments) >= 3.5
+    # where they arrive, over 3 s: on a busy machine some arrive late, two at once, and the
+    # first ones late too. A budget kept per process would let 40 calls through in about 1 s.
+    assert max(moments) - min(moments) >= 3.0
     assert most_within(moments, 3) <= 31 + 3
 
 
