@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from common.moments import day_bounds
 from tests.factories import DeliveryFactory, StaffUserFactory
+from tests.support.dashboard import attention_panel, listed_deliveries
 from tests.support.webhooks import body_of, openvolt_envelope, post_json
 
 INDEX = reverse("admin:index")
@@ -19,16 +20,7 @@ TITLE = "Deliveries sent again with another body"
 
 
 def conflicts_panel(client):
-    response = client.get(INDEX)
-    assert response.status_code == 200
-    (panel,) = [p for p in response.context["dashboard"].attention if p.title == TITLE]
-    return panel, response.content.decode()
-
-
-def listed(client, link) -> set[str]:
-    response = client.get(link)
-    assert response.status_code == 200, link
-    return {delivery.external_id for delivery in response.context["cl"].result_list}
+    return attention_panel(client, TITLE)
 
 
 def test_deliveries_with_a_later_body_that_differed_are_counted_and_linked(
@@ -64,7 +56,7 @@ def test_deliveries_with_a_later_body_that_differed_are_counted_and_linked(
     ((label, figure),) = panel.figures
     assert (label, figure.text, figure.tone) == ("in the last 7 days", "3", "warn")
     assert "conflict=7d" in figure.link
-    assert listed(admin_client, figure.link) == {"now", "3-days", "week-start"}
+    assert listed_deliveries(admin_client, figure.link) == {"now", "3-days", "week-start"}
     assert panel.empty == ""
     assert "Switchboard kept the first body and answered the later one as a duplicate" in page
 

@@ -10,23 +10,14 @@ from django.utils import timezone
 
 from events.models import Delivery
 from tests.factories import DeliveryFactory
+from tests.support.dashboard import attention_panel, listed_deliveries
 
-INDEX = reverse("admin:index")
 TITLE = "Deliveries not finished after 5 minutes"
 Status = Delivery.Status
 
 
 def unfinished_panel(client):
-    response = client.get(INDEX)
-    assert response.status_code == 200
-    (panel,) = [p for p in response.context["dashboard"].attention if p.title == TITLE]
-    return panel, response.content.decode()
-
-
-def listed(client, link) -> set[str]:
-    response = client.get(link)
-    assert response.status_code == 200, link
-    return {delivery.external_id for delivery in response.context["cl"].result_list}
+    return attention_panel(client, TITLE)
 
 
 @pytest.mark.django_db
@@ -51,8 +42,8 @@ def test_deliveries_unfinished_after_five_minutes_are_counted_and_linked(admin_c
     assert (waiting_label, waiting.text, waiting.tone) == ("waiting for the worker", "2", "warn")
     assert working_label.startswith("in progress")
     assert (working.text, working.tone) == ("1", "warn")
-    assert listed(admin_client, waiting.link) == {"waiting-long", "waiting-longer"}
-    assert listed(admin_client, working.link) == {"working-long"}
+    assert listed_deliveries(admin_client, waiting.link) == {"waiting-long", "waiting-longer"}
+    assert listed_deliveries(admin_client, working.link) == {"working-long"}
     assert panel.empty == ""
     assert "Switchboard queues again, every minute, any whose job was lost" in page
 
@@ -81,4 +72,4 @@ def test_the_changelist_filter_offers_deliveries_unfinished_after_five_minutes(a
     page = admin_client.get(changelist).content.decode()
 
     assert "Over 5 minutes (pending or processing)" in page
-    assert listed(admin_client, f"{changelist}?waiting=5m") == {"stuck"}
+    assert listed_deliveries(admin_client, f"{changelist}?waiting=5m") == {"stuck"}
