@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from common.rows import columns_of, instance_from_row
 from events.dispatch import Handler, handled_event_types, handler_for
 from events.models import Delivery, DeliveryAttempt, EmailSubscription
 
@@ -65,7 +66,8 @@ _CLAIM = f"""
         SELECT id, %(now)s, NULL, %(running)s, '' FROM previous WHERE handled
         RETURNING id
     )
-    SELECT claimed.*, (SELECT id FROM attempt) AS run_attempt_id FROM claimed
+    SELECT {columns_of(Delivery._meta.concrete_fields, "claimed")}, (SELECT id FROM attempt)
+    FROM claimed
 """
 
 # The condition is EmailSubscription.objects.for_event_type's, on the delivery's event type.
@@ -99,26 +101,31 @@ def delivery_run_claim(*, delivery_id: int) -> Run | None:
     ignored now for want of a handler."""
     handled = "\n".join(f"{source} {event_type}" for source, event_type in handled_event_types())
     now = timezone.now()
-    claimed = Delivery.objects.raw(
-        _CLAIM,
-        {
-            "delivery": delivery_id,
-            "runnable": list(RUNNABLE),
-            "handled": handled,
-            "processing": Status.PROCESSING,
-            "ignored": Status.IGNORED,
-            "failed": Result.FAILED,
-            "running": Result.RUNNING,
-            "abandoned": ABANDONED,
-            "now": now,
-        },
-    )
-    delivery = next(iter(claimed), None)
-    if delivery is None or delivery.status == Status.IGNORED:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM,
+            {
+                "delivery": delivery_id,
+                "runnable": list(RUNNABLE),
+                "handled": handled,
+                "processing": Status.PROCESSING,
+                "ignored": Status.IGNORED,
+                "failed": Result.FAILED,
+                "running": Result.RUNNING,
+                "abandoned": ABANDONED,
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *columns, attempt_id = row
+    delivery = instance_from_row(Delivery, columns, using=connection.alias)
+    if delivery.status == Status.IGNORED:
         return None
     handler = handler_for(source=delivery.source, event_type=delivery.event_type)
     attempt = DeliveryAttempt(
-        id=delivery.run_attempt_id, delivery=delivery, started_at=now, result=Result.RUNNING
+        id=attempt_id, delivery=delivery, started_at=now, result=Result.RUNNING
     )
     # The row the claim wrote: a later save updates it.
     attempt._state.adding, attempt._state.db = False, delivery._state.db

@@ -169,3 +169,19 @@ def test_processing_queues_the_emails_only_when_someone_subscribes(handler):
 
     notify = ProcrastinateJob.objects.filter(task_name="events.notify_subscribers")
     assert [job.args["delivery_id"] for job in notify] == [told.pk]
+
+
+def test_the_claimed_delivery_holds_every_field_as_the_orm_reads_it(
+    handler, django_assert_num_queries
+):
+    delivery = DeliveryFactory(
+        event_type=HANDLED, subjects=["meter-1"], links=[["Meter", "/m/1/"]], warnings=["w"]
+    )
+
+    with django_assert_num_queries(1):
+        run = delivery_run_claim(delivery_id=delivery.pk)
+
+    stored = Delivery.objects.get(pk=delivery.pk)
+    fields = [field.attname for field in Delivery._meta.concrete_fields]
+    assert {f: getattr(run.delivery, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert (run.delivery._state.adding, run.delivery._state.db) == (False, "default")

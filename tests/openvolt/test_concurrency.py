@@ -13,7 +13,7 @@ from consents.models import HostedConsent
 from events.items import item_process
 from events.models import Delivery, DeliveryItem
 from events.processing import delivery_process
-from meters.models import IntervalReading, Meter
+from meters.models import Customer, IntervalReading, Meter
 from tests.support.openvolt import (
     CONSENT_ID,
     METER_A,
@@ -184,3 +184,72 @@ def test_consents_approved_in_opposite_orders_end_approved(
 
     assert_processed(first, second)
     assert HostedConsent.objects.filter(valid=True).count() == 2
+
+
+class DeliveryThread(ItemThread):
+    """delivery_process in a thread of its own, as a worker would run a delivery's job."""
+
+    def run(self):
+        try:
+            delivery_process(delivery_id=self.item_id)
+        except BaseException as error:  # reported by the test
+            self.error = error
+        finally:
+            connections.close_all()
+
+
+def waiting_for_a_row() -> int:
+    """How many sessions of the test database wait for a row another transaction locked."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_deliveries_of_one_customer_take_turns_on_its_row_and_the_newest_news_wins(
+    api_client, openvolt_endpoint
+):
+    customer_id = "6627795d54dc5b0961a08ae5"
+    older, newer = (
+        receive(
+            api_client,
+            openvolt_endpoint,
+            load_event(
+                "customer.created",
+                delivery_id=name,
+                payload={
+                    **load_event("customer.created")["payload"],
+                    "name": name,
+                    "updated_at": at,
+                },
+            ),
+        )
+        for name, at in (("older", "2024-04-23T10:00:00Z"), ("newer", "2024-04-23T11:00:00Z"))
+    )
+    Customer.objects.create(external_id=customer_id, name="stored")
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:
+            # A store of the customer in progress: its row locked until the commit.
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "SELECT 1 FROM meters_customer WHERE external_id = %s FOR UPDATE", [customer_id]
+            )
+            threads = [DeliveryThread(newer.pk), DeliveryThread(older.pk)]
+            for thread in threads:
+                thread.start()
+            wait_for(
+                lambda: waiting_for_a_row() == 2,
+                timeout=TIMEOUT,
+                what="both deliveries to wait for the customer's row",
+            )
+            cursor.execute("COMMIT")
+    finally:
+        holder.close()
+    for thread in threads:
+        thread.finish()
+
+    assert_processed(older, newer)
+    assert Customer.objects.get(external_id=customer_id).name == "newer"
