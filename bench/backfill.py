@@ -70,9 +70,12 @@ def _run(rounds: int, alternatives: bool) -> None:
     from django.db import connection
 
     from meters.models import Meter
+    from meters.partitions import reading_partitions_ensure
     from meters.readings import readings_upsert
 
     meter = Meter.objects.create(external_id=METER_ID, meter_number="2000000000000")
+    # As an item's fetch does, before its transaction: COPY would find no partition.
+    reading_partitions_ensure(starts=SPAN)
     fresh, revised = _readings(revision=0), _readings(revision=1)
     ways = {
         "upsert": readings_upsert,

@@ -33,10 +33,16 @@ class LargeTablePaginator(Paginator):
 
 
 def _estimated_rows(table: str) -> int:
+    """The planner's estimate; of a partitioned table, the sum of its partitions' (its own
+    holds no rows, and is only counted by a manual ANALYZE)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
-        row = cursor.fetchone()
-    return max(row[0], 0) if row else 0
+        cursor.execute(
+            "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class "
+            "WHERE (oid = %(table)s::regclass AND relkind <> 'p') OR oid IN "
+            "(SELECT inhrelid FROM pg_inherits WHERE inhparent = %(table)s::regclass)",
+            {"table": table},
+        )
+        return cursor.fetchone()[0]
 
 
 class LargeTableAdmin(admin.ModelAdmin):

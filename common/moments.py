@@ -64,3 +64,9 @@ def days_bounds(
         datetime.combine(first_day, time.min, tzinfo=zone),
         datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone),
     )
+
+
+def month_add(month: date, months: int) -> date:
+    """The first day of the month `months` after the month of `month` (before, if negative)."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)

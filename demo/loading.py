@@ -102,7 +102,8 @@ def indexes_and_foreign_keys_set_aside(*, cursor, tables: list[str]) -> Iterator
     yield
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for _, definition in indexes:
-        cursor.execute(definition)
+        # A partitioned table's index reads "ON ONLY": made so, it would cover no partition.
+        cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
     for table, name, definition in keys:
         cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
 

@@ -7,6 +7,7 @@ from demo.loading import tables_load
 from demo.plan import Plan
 from demo.progress import Progress
 from demo.sql import statement_variants
+from meters.partitions import reading_partitions_ensure
 
 READING_BATCH = 1_000_000
 
@@ -21,6 +22,11 @@ def readings_seed(*, plan: Plan, progress: Progress) -> dict[str, int]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT n, readings FROM demo_meter WHERE readings > 0 ORDER BY n")
         meters = cursor.fetchall()
+        cursor.execute(
+            "SELECT min(last_start - (readings - 1) * interval '30 minutes'), max(last_start) "
+            "FROM demo_meter WHERE readings > 0"
+        )
+        reading_partitions_ensure(starts=[start for start in cursor.fetchone() if start])
         cursor.execute(
             "SELECT count(*) FROM meters_intervalreading WHERE meter_id IN "
             "(SELECT pk FROM demo_meter)"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from common.moments import days_bounds
 from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
+from meters.partitions import reading_partitions_ensure
 from meters.time_zones import default_meter_time_zone
 
 # The readings travel as two arrays, bound server-side in binary (%b): for a 13-month backfill
@@ -36,12 +37,16 @@ def readings_upsert(*, meter: Meter, readings: Iterable[tuple[datetime, Decimal]
     re-fetch never duplicates; `fetched_at` tells when the stored value arrived. Starts are
     aware datetimes, values Decimals. Runs in the caller's transaction; concurrent calls for
     one meter are safe (ON CONFLICT), and the caller's meter lock keeps them in order.
+
+    A month with no partition yet gets one here (meters/partitions.py); callers that can
+    should have made sure of them before their transaction began.
     """
     readings = list(readings)
     if not readings:
         return 0
     starts = [start for start, _ in readings]
     values = [kwh for _, kwh in readings]
+    reading_partitions_ensure(starts=starts)
     # A psycopg cursor of our own, because Django's binds client-side (text literals). It is
     # on Django's connection, hence in the caller's transaction. prepare=False: no prepared
     # statement that a transaction-mode pooler could route to another server connection.

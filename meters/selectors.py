@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from common.moments import day_bounds
+from common.moments import day_bounds, month_add
 from meters.models import Customer, IntervalReading, Meter, UtilityBill
 from meters.time_zones import meter_time_zone
 
@@ -31,7 +31,7 @@ def meter_daily_consumption(
     """
     zone = meter_time_zone(meter)
     today = today or timezone.localdate(timezone=zone)
-    first_month = _months_before(today.replace(day=1), months - 1)
+    first_month = month_add(today.replace(day=1), 1 - months)
     totals = {
         day: kwh for day, _, kwh in meter_days(meter=meter, first_day=first_month, last_day=today)
     }
@@ -68,11 +68,6 @@ def meter_days(
         .order_by("day")
         .values_list("day", "half_hours", "kwh")
     )
-
-
-def _months_before(first_of_month: date, months: int) -> date:
-    index = first_of_month.year * 12 + first_of_month.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from factory.django import DjangoModelFactory, Password
 from consents.models import FollowUp, HostedConsent
 from events.models import Delivery, Source, WebhookEndpoint
 from events.services import endpoint_create
-from meters.models import Customer, Meter, UtilityBill
+from meters.models import Customer, IntervalReading, Meter, UtilityBill
+from meters.partitions import reading_partitions_ensure
 from tests.support.webhooks import nectar_event, openvolt_envelope
 
 
@@ -84,6 +85,23 @@ class MeterFactory(DjangoModelFactory):
 
     external_id = factory.Sequence(lambda n: f"meter-{n}")
     meter_number = factory.Sequence(lambda n: f"{1200000000000 + n}")
+
+
+class IntervalReadingFactory(DjangoModelFactory):
+    """A reading stored as the model would be, in a month whose partition is made if missing
+    (readings_upsert makes sure of it; a bare create would be refused)."""
+
+    class Meta:
+        model = IntervalReading
+
+    meter = factory.SubFactory("tests.factories.MeterFactory")
+    start = factory.LazyFunction(lambda: timezone.now().replace(minute=0, second=0, microsecond=0))
+    consumption_kwh = 1
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        reading_partitions_ensure(starts=[kwargs["start"]])
+        return super()._create(model_class, *args, **kwargs)
 
 
 class HostedConsentFactory(DjangoModelFactory):

@@ -32,6 +32,7 @@ from events.sources.openvolt_mirror import (
     mirror_meter,
 )
 from meters.models import Meter
+from meters.partitions import reading_partitions_ensure
 from meters.readings import readings_upsert
 
 
@@ -78,6 +79,8 @@ def readings_fetch(item: DeliveryItem) -> Fetched:
         fetched.customer = customer_fetch_if_missing(fetched.obj.get("customer"), client)
     start, end = _interval(item)
     fetched.intervals = client.interval_data(meter_id, start, end)
+    # Before the store's transaction: a new month's partition then holds no lock in it.
+    reading_partitions_ensure(starts=[interval.start for interval in fetched.intervals])
     return fetched
 
 

@@ -22,7 +22,7 @@ from events.daily_counts import (
     delivery_daily_counts_refresh,
 )
 from events.models import Delivery, DeliveryDailyCount
-from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
+from meters.models import Meter, ReadingsReceivedDaily
 from meters.readings import (
     readings_received_count,
     readings_received_daily_rebuild,
@@ -34,6 +34,7 @@ from tests.factories import (
     DeliveryFactory,
     FollowUpFactory,
     HostedConsentFactory,
+    IntervalReadingFactory,
     MeterFactory,
     OpenvoltEndpointFactory,
     StaffUserFactory,
@@ -418,7 +419,7 @@ def test_storing_readings_counts_them_as_received_today(mirror):
 def test_the_command_rebuilds_readings_received_from_when_they_arrived(mirror, now):
     meter = Meter.objects.order_by("pk").first()
     for hours in range(3):
-        IntervalReading.objects.create(
+        IntervalReadingFactory(
             meter=meter,
             start=now - timedelta(days=5, hours=hours),
             consumption_kwh=1,

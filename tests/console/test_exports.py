@@ -18,11 +18,12 @@ from consents.models import ConnectionAccount, UtilityConnection
 from console.models import ExportLog
 from console.roles import CUSTOMER_SUCCESS, INTEGRATION_ADMIN
 from events.models import Delivery
-from meters.models import Customer, IntervalReading
+from meters.models import Customer
 from tests.factories import (
     CustomerFactory,
     FollowUpFactory,
     HostedConsentFactory,
+    IntervalReadingFactory,
     MeterFactory,
     StaffUserFactory,
     UtilityBillFactory,
@@ -60,7 +61,7 @@ def mirrors(db):
         created_on_platform=datetime(2024, 4, 28, 11, 44, tzinfo=UTC),
     )
     meter = MeterFactory(external_id="m-1", meter_number="1200000000001", customer=customer)
-    IntervalReading.objects.create(
+    IntervalReadingFactory(
         meter=meter, start=datetime(2024, 4, 28, tzinfo=UTC), consumption_kwh=Decimal("0.25")
     )
     consent = HostedConsentFactory(

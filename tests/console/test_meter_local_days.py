@@ -20,14 +20,14 @@ from console.dashboard.charts import readings_chart
 from console.models import ExportLog
 from console.pages.meters import consumption_chart
 from console.roles import CUSTOMER_SUCCESS
-from meters.models import IntervalReading, ReadingsReceivedDaily
+from meters.models import ReadingsReceivedDaily
 from meters.readings import (
     readings_received_count,
     readings_received_daily_rebuild,
     readings_upsert,
 )
 from meters.selectors import meter_daily_consumption, meter_days
-from tests.factories import MeterFactory, StaffUserFactory
+from tests.factories import IntervalReadingFactory, MeterFactory, StaffUserFactory
 from tests.support.admin import action_names
 
 LONDON, AMSTERDAM = ZoneInfo("Europe/London"), ZoneInfo("Europe/Amsterdam")
@@ -269,7 +269,7 @@ def test_readings_received_are_counted_on_the_day_of_meter_time_zone(db, london,
     monkeypatch.setattr(timezone, "now", lambda: late_on_30_june)
 
     readings_received_count(meter=london, count=48)
-    IntervalReading.objects.create(
+    IntervalReadingFactory(
         meter=london, start=utc(2026, 6, 29), consumption_kwh=1, fetched_at=late_on_30_june
     )
 
