@@ -3,7 +3,8 @@
     Customer success   views every delivery, mirror and consent, but no endpoint settings and
                        no signing secrets; works follow-ups (change them, add notes); exports;
                        sees alerts, acknowledges and resolves them, sends a test alert;
-                       sees who is locked out of the admin and unlocks them.
+                       sees who is locked out of the admin and unlocks them; re-fetches
+                       the half-hours a meter is missing.
     Integration admin  all of that, plus endpoints and their secrets, e-mail subscriptions,
                        reprocessing deliveries, the log of exports, and staff's authenticator
                        apps (a reset makes their owner enrol again; never their keys).
@@ -54,6 +55,8 @@ CUSTOMER_SUCCESS_GRANTS = (
     Grant("consents", "followup", ("change_followup",)),
     Grant("consents", "followupnote", ("add_followupnote",)),
     Grant("console", "exportlog", ("export_data",)),
+    # Asks Openvolt again for a meter's missing half-hours (events/refetch.py).
+    Grant("meters", "meter", ("refetch_gaps",)),
     *ALERT_GRANTS,
     # Unlocking forgets a user name and address's failed logins (console/admin/sign_in.py).
     Grant("axes", "accessattempt", ("view_accessattempt", "delete_accessattempt")),

@@ -35,6 +35,7 @@ from demo.plan import DELIVERY_SPAN, Plan, plan_make
 from demo.progress import Progress
 from demo.readings import readings_seed
 from events.daily_counts import delivery_daily_counts_recount
+from meters.completeness import completeness_measure, meter_days_rebuild
 from meters.readings import readings_received_daily_rebuild
 
 
@@ -68,7 +69,7 @@ class DemoSeeder:
 
     def run(self) -> dict[str, int]:
         self.progress = Progress(say=self.say)
-        added = {}
+        self.added = added = {}
         with loading_session():
             self._run_steps(added)
         self.say(f"Seeded in {self.progress.elapsed()}.")
@@ -81,6 +82,7 @@ class DemoSeeder:
             self.consents_and_follow_ups,
             self.connections_and_bills,
             self.deliveries_and_readings,
+            self.meters_completeness,
             self.queue_waiting_deliveries,
             self.analyze,
         ):
@@ -132,6 +134,14 @@ class DemoSeeder:
         finally:
             with connection.cursor() as cursor:
                 lookup_tables_drop(cursor=cursor)
+
+    def meters_completeness(self) -> dict[str, int]:
+        """The meters' half-hours counted per day, then their completeness (the readings
+        were added by SQL, not through the upsert that keeps both)."""
+        if not self.added.get("readings"):
+            return {}
+        days = meter_days_rebuild()
+        return {"meter days": days, "meters measured": completeness_measure()}
 
     def queue_waiting_deliveries(self) -> dict[str, int]:
         return {"jobs": waiting_deliveries_queue(endpoint_ids=self.endpoint_ids)}

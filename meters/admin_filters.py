@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils import timezone
 
+from meters.completeness import COMPLETE_PERCENT
 from meters.selectors import STALE_AFTER
 
 
@@ -30,4 +31,30 @@ class DataFreshnessFilter(admin.SimpleListFilter):
             return queryset.filter(stale_meters_q())
         if self.value() == "fresh":
             return queryset.exclude(stale_meters_q())
+        return queryset
+
+
+def incomplete_meters_q() -> Q:
+    """Meters missing more than (100 - COMPLETE_PERCENT) % of their half-hours."""
+    return Q(completeness__lt=COMPLETE_PERCENT)
+
+
+class CompletenessFilter(admin.SimpleListFilter):
+    title = "completeness, last 13 months"
+    parameter_name = "completeness"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("under", f"Under {COMPLETE_PERCENT} %: half-hours missing"),
+            ("complete", f"{COMPLETE_PERCENT} % or more"),
+            ("unknown", "Not measured (no reading in 13 months)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "under":
+            return queryset.filter(incomplete_meters_q())
+        if self.value() == "complete":
+            return queryset.filter(completeness__gte=COMPLETE_PERCENT)
+        if self.value() == "unknown":
+            return queryset.filter(completeness__isnull=True)
         return queryset

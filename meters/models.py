@@ -50,11 +50,23 @@ class Meter(models.Model):
     latest_reading_start = models.DateTimeField(
         null=True, blank=True, help_text="Start of the newest half-hour mirrored."
     )
+    # Worked out when its readings are stored, and nightly (meters/completeness.py).
+    completeness = models.DecimalField(
+        "completeness (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Of the half-hours from its first reading in the last 13 months to its "
+        "latest, the share that has a reading.",
+    )
+    half_hours_missing = models.PositiveIntegerField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True, help_text="The object as Openvolt sent it.")
     mirrored_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["meter_number"]
+        permissions = [("refetch_gaps", "Can re-fetch a meter's missing half-hours")]
         # The dashboard counts and lists the meters whose data stopped coming.
         indexes = [models.Index(fields=["latest_reading_start"], name="meter_latest_reading")]
 
@@ -82,6 +94,25 @@ class IntervalReading(models.Model):
 
     def __str__(self):
         return f"{self.meter_id} {self.start:%Y-%m-%d %H:%M} {self.consumption_kwh} kWh"
+
+
+class MeterDay(models.Model):
+    """How many half-hours of a meter have a reading on one UTC day: 48 when none is missing.
+    Recounted for the days each store touches; what completeness is worked out from."""
+
+    # No index of its own: the unique (meter, day) index serves every lookup by meter.
+    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="days", db_index=False)
+    day = models.DateField(help_text="UTC day.")
+    half_hours = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = "meter's half-hours of a day"
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "day"], name="meter_day_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.meter_id} {self.day}: {self.half_hours} half-hours"
 
 
 class ReadingsReceivedDaily(models.Model):

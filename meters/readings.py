@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common.moments import days_bounds
+from meters.completeness import completeness_measure, meter_days_recount
 from meters.models import IntervalReading, Meter, ReadingsReceivedDaily
 from meters.partitions import reading_partitions_ensure
 from meters.time_zones import default_meter_time_zone
@@ -55,10 +56,14 @@ def readings_upsert(*, meter: Meter, readings: Iterable[tuple[datetime, Decimal]
         cursor.execute(
             _READINGS_UPSERT_SQL, [meter.pk, timezone.now(), starts, values], prepare=False
         )
+        changed = cursor.rowcount
     newest = max(starts)
     if meter.latest_reading_start is None or newest > meter.latest_reading_start:
         Meter.objects.filter(pk=meter.pk).update(latest_reading_start=newest)
         meter.latest_reading_start = newest
+    if changed:  # Rows added or revised; a re-fetch that brought nothing new counts nothing.
+        meter_days_recount(meter=meter, first=min(starts), last=newest)
+        completeness_measure(meters=[meter])
     readings_received_count(meter=meter, count=len(readings))
     return len(readings)
 

@@ -17,3 +17,17 @@ def create_reading_partitions(timestamp: int) -> list[str]:
     from meters.partitions import reading_partitions_ahead
 
     return reading_partitions_ahead(today=datetime.fromtimestamp(timestamp, tz=UTC).date())
+
+
+@app.periodic(cron="51 3 * * *", periodic_id="measure_completeness")
+@app.task(
+    name="meters.measure_completeness",
+    queue="maintenance",
+    queueing_lock="measure_completeness",
+)
+def measure_completeness(timestamp: int) -> int:
+    """Every meter's completeness over the last 13 months (meters/completeness.py), nightly:
+    the window moves on even for a meter whose readings do not. Returns how many measured."""
+    from meters.completeness import completeness_measure
+
+    return completeness_measure(today=datetime.fromtimestamp(timestamp, tz=UTC).date())

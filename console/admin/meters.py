@@ -1,7 +1,8 @@
 """The customer and meter pages: a record of the mirror with what joins it across apps
 (consumption, freshness, consents, follow-ups, deliveries, bills: console/pages/meters.py)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from common.admin import MirrorAdmin
@@ -15,7 +16,8 @@ from common.exports import (
 )
 from console.admin_filters import ConsentValidityFilter
 from console.pages.meters import customer_page, meter_page
-from meters.admin_filters import DataFreshnessFilter
+from events.refetch import NoOpenvoltEndpoint, gaps_refetch_queue
+from meters.admin_filters import CompletenessFilter, DataFreshnessFilter
 from meters.models import Customer, Meter
 from meters.selectors import meter_days, meter_freshness
 from meters.time_zones import meter_time_zone
@@ -39,7 +41,53 @@ METER_COLUMNS = [
     Column("data_source", lambda m: m.data_source),
     Column("update_frequency", lambda m: m.update_frequency),
     Column("latest_reading_start", lambda m: iso(m.latest_reading_start)),
+    Column("completeness_percent", lambda m: m.completeness),
+    Column("half_hours_missing", lambda m: m.half_hours_missing),
 ]
+
+# A selection's gaps are read meter by meter, in the request: past this many, narrow it.
+REFETCH_METERS_MAX = 500
+
+
+@admin.action(
+    description="Re-fetch the gaps of selected meters from Openvolt", permissions=["refetch_gaps"]
+)
+def refetch_gaps(modeladmin, request, queryset):
+    """Queue fetches of exactly the half-hours missing over the last 13 months, as a delivery
+    of the console's own (events/refetch.py)."""
+    meters = list(queryset.filter(half_hours_missing__gt=0)[: REFETCH_METERS_MAX + 1])
+    if len(meters) > REFETCH_METERS_MAX:
+        modeladmin.message_user(
+            request,
+            f"More than {REFETCH_METERS_MAX} of the selected meters have gaps: select fewer "
+            "(a filter, a page) and re-fetch them in turns.",
+            messages.WARNING,
+        )
+        return
+    try:
+        queued = gaps_refetch_queue(meters=meters, requested_by=request.user.get_username())
+    except NoOpenvoltEndpoint as error:
+        modeladmin.message_user(request, f"Nothing queued: {error}", messages.ERROR)
+        return
+    if queued.delivery is None:
+        modeladmin.message_user(
+            request, "None of the selected meters has a gap in the last 13 months."
+        )
+        return
+    url = reverse("admin:events_delivery_change", args=[queued.delivery.pk])
+    modeladmin.message_user(
+        request,
+        format_html(
+            "Queued a fetch of {} gap(s), {} half-hour(s), of {} meter(s): "
+            '<a href="{}">follow it as a delivery</a>.',
+            f"{queued.gaps:,}",
+            f"{queued.half_hours:,}",
+            f"{queued.meters_with_gaps:,}",
+            url,
+        ),
+        messages.SUCCESS,
+    )
+
 
 DAILY_CONSUMPTION_HEADERS = [
     "meter_number",
@@ -113,9 +161,11 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
         "data_source",
         "update_frequency",
         "latest_reading_start",
+        "completeness",
     ]
     list_filter = [
         DataFreshnessFilter,
+        CompletenessFilter,
         ConsentValidityFilter,
         "valid",
         "status",
@@ -136,11 +186,18 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
             description="Export daily consumption of selected to CSV",
             filename="daily-consumption",
         ),
+        refetch_gaps,
     ]
     # The page: a summary, daily consumption, consents and deliveries (console/pages/meters.py),
     # then the record as Openvolt sent it.
     change_form_template = "admin/meters/meter/change_form.html"
-    readonly_fields = ["latest_reading_start", "data_freshness", "mirrored_at"]
+    readonly_fields = [
+        "latest_reading_start",
+        "data_freshness",
+        "completeness",
+        "half_hours_missing",
+        "mirrored_at",
+    ]
     fieldsets = [
         (
             "Openvolt record",
@@ -160,6 +217,8 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
                     "update_frequency",
                     "latest_reading_start",
                     "data_freshness",
+                    "completeness",
+                    "half_hours_missing",
                     "created_on_platform",
                     "platform_updated_at",
                     "mirrored_at",
@@ -175,6 +234,9 @@ class MeterAdmin(ExportPermissionMixin, MirrorAdmin):
         return format_html(
             '<span class="sb-badge sb-{}">{}</span>', freshness.level, freshness.text
         )
+
+    def has_refetch_gaps_permission(self, request):
+        return request.user.has_perm("meters.refetch_gaps")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

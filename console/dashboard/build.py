@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.admin import AdminSite
-from django.db.models import Model
+from django.db.models import Count, Model
 from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
 
@@ -39,7 +39,8 @@ from events.admin_filters import (
 )
 from events.models import Delivery, WebhookEndpoint
 from events.retention import deliveries_kept_estimate, next_prune_at
-from meters.admin_filters import stale_meters_q
+from meters.admin_filters import incomplete_meters_q, stale_meters_q
+from meters.completeness import COMPLETE_PERCENT
 from meters.models import IntervalReading, Meter
 from meters.selectors import STALE_AFTER
 
@@ -321,12 +322,26 @@ def _add_follow_ups(dashboard: Dashboard, links: Links, *, now) -> None:
 
 
 def _add_meters(dashboard: Dashboard, links: Links, *, now) -> None:
-    stale = selectors.capped_count(Meter.objects.filter(stale_meters_q(now=now)))
+    # One pass over the meters for both: a few thousand rows, no index needed.
+    counts = Meter.objects.aggregate(
+        stale=Count("pk", filter=stale_meters_q(now=now)),
+        incomplete=Count("pk", filter=incomplete_meters_q()),
+    )
+    stale = selectors.CappedCount(counts["stale"])
     dashboard.cards.append(
         Card(
             "Meters without recent data",
             links.figure(Meter, stale, tone="warn", data="stale"),
             f"No new half-hour for {STALE_AFTER.days} days, or none yet.",
+        )
+    )
+    incomplete = selectors.CappedCount(counts["incomplete"])
+    dashboard.cards.append(
+        Card(
+            f"Meters under {COMPLETE_PERCENT} % complete",
+            links.figure(Meter, incomplete, tone="warn", completeness="under"),
+            "Half-hours missing over the last 13 months: open one for its gaps, or re-fetch "
+            "them from the list.",
         )
     )
     unconsented = selectors.capped_count(Meter.objects.filter(without_valid_consent_q()))

@@ -22,6 +22,7 @@ from consents.selectors import (
 from console.pages.links import change_url_if, changelist_url_if, with_urls
 from events.models import Delivery
 from events.selectors import deliveries_about
+from meters.completeness import Gap, meter_gaps
 from meters.models import Customer, Meter, UtilityBill
 from meters.selectors import (
     Freshness,
@@ -36,6 +37,8 @@ LATEST_DELIVERIES = 20
 # A customer page lists this many meters and bills at most; the rest are a link away.
 CUSTOMER_PAGE_ROWS = 100
 CHART_LABELS = 7
+# The meter page lists this many gaps, the oldest first; the count says how many more.
+GAPS_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,34 @@ def meter_page(request, meter: Meter) -> dict[str, Any]:
             hosted_consents_for_meter(meter_number=meter.meter_number),
             allowed=user.has_perm("consents.view_hostedconsent"),
         ),
+        **_gaps(meter, zone, can_refetch=user.has_perm("meters.refetch_gaps")),
         "deliveries": with_urls(deliveries, allowed=user.has_perm("events.view_delivery")),
         "deliveries_search_url": changelist_url_if(
             Delivery, allowed=user.has_perm("events.view_delivery"), q=meter.meter_number
         ),
         "latest_deliveries": LATEST_DELIVERIES,
+    }
+
+
+@dataclass(frozen=True)
+class GapLine:
+    """A gap as the page shows it: times in the meter's zone."""
+
+    start: str
+    end: str
+    half_hours: int
+
+
+def _gaps(meter: Meter, zone: ZoneInfo, *, can_refetch: bool) -> dict[str, Any]:
+    gaps: list[Gap] = meter_gaps(meter=meter)
+    return {
+        "gaps": [
+            GapLine(_local_time(gap.start, zone), _local_time(gap.end, zone), gap.half_hours)
+            for gap in gaps[:GAPS_LISTED]
+        ],
+        "gaps_count": len(gaps),
+        "gaps_half_hours": sum(gap.half_hours for gap in gaps),
+        "refetch_url": reverse("admin:meters_meter_changelist") if can_refetch and gaps else "",
     }
 
 

@@ -298,7 +298,7 @@ def test_customer_success_sees_every_part(client, mirror):
 
     dashboard, _ = dashboard_of(client)
 
-    assert len(dashboard.cards) == 6
+    assert len(dashboard.cards) == 7
     assert len(dashboard.attention) == 6
     assert len(dashboard.charts) == 2
 
