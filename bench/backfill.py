@@ -52,8 +52,14 @@ class Case:
     ratios: list[float] = field(default_factory=list)
 
 
-def run(env: dict[str, str], rounds: int, alternatives: bool = False) -> None:
-    """Run the backfill bench on the migrated bench database that `env` points at."""
+def run(
+    env: dict[str, str],
+    rounds: int,
+    alternatives: bool = False,
+    span: tuple[datetime, datetime] = SPAN,
+) -> None:
+    """Run the backfill bench on the migrated bench database that `env` points at, over
+    `span` (bench.scale passes the last 13 months, where the seeded meters' readings are)."""
     os.environ.update(env)
     import django
 
@@ -61,22 +67,22 @@ def run(env: dict[str, str], rounds: int, alternatives: bool = False) -> None:
     from django.db import connection
 
     try:
-        _run(rounds, alternatives)
+        _run(rounds, alternatives, span)
     finally:
         connection.close()
 
 
-def _run(rounds: int, alternatives: bool) -> None:
+def _run(rounds: int, alternatives: bool, span: tuple[datetime, datetime]) -> None:
     from django.db import connection
 
     from meters.models import Meter
     from meters.partitions import reading_partitions_ensure
     from meters.readings import readings_upsert
 
-    meter = Meter.objects.create(external_id=METER_ID, meter_number="2000000000000")
+    meter, _ = Meter.objects.get_or_create(external_id=METER_ID, meter_number="2000000000000")
     # As an item's fetch does, before its transaction: COPY would find no partition.
-    reading_partitions_ensure(starts=SPAN)
-    fresh, revised = _readings(revision=0), _readings(revision=1)
+    reading_partitions_ensure(starts=span)
+    fresh, revised = _readings(span, revision=0), _readings(span, revision=1)
     ways = {
         "upsert": readings_upsert,
         **(backfill_alternatives.alternatives() if alternatives else {}),
@@ -85,7 +91,7 @@ def _run(rounds: int, alternatives: bool) -> None:
     backend = connection.connection.info.backend_pid
     print(
         f"\nBackfill: {len(fresh):,} half-hourly readings of one meter "
-        f"({SPAN[0]:%Y-%m-%d} to {SPAN[1]:%Y-%m-%d}), 1 warm-up round + {rounds} rounds"
+        f"({span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}), 1 warm-up round + {rounds} rounds"
     )
     print(f"\n{'round':<6}{COLUMNS}")
     cases: dict[str, Case] = {}
@@ -106,12 +112,12 @@ def _run(rounds: int, alternatives: bool) -> None:
     _print_summary(list(cases.values()), len(fresh))
 
 
-def _readings(revision: int) -> list[tuple[datetime, Decimal]]:
+def _readings(span: tuple[datetime, datetime], revision: int) -> list[tuple[datetime, Decimal]]:
     """The backfill as the handler passes it: (start, kWh), kWh with 3 decimals as Openvolt's."""
     rng = random.Random(20240428)
-    count = (SPAN[1] - SPAN[0]) // timedelta(minutes=30)
+    count = (span[1] - span[0]) // timedelta(minutes=30)
     return [
-        (SPAN[0] + timedelta(minutes=30 * i), Decimal(f"{rng.uniform(0, 4) + revision:.3f}"))
+        (span[0] + timedelta(minutes=30 * i), Decimal(f"{rng.uniform(0, 4) + revision:.3f}"))
         for i in range(count)
     ]
 
