@@ -19,6 +19,7 @@ from procrastinate.exceptions import ConnectorException
 from psycopg.types.json import Jsonb
 
 from common.metrics import delivery_received_count
+from common.prepared import prepared_cursor
 from events.dispatch import source_for
 from events.endpoint_cache import enabled_endpoint
 from events.json_body import parse_json
@@ -295,7 +296,7 @@ def _upsert(
     transaction it runs in a savepoint: failing, it must not abort the caller's work, nor
     keep the rejected-delivery fallback from storing the arrival."""
     in_savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with in_savepoint, connection.cursor() as cursor:
+    with in_savepoint, prepared_cursor() as cursor:
         cursor.execute(
             STORE_ARRIVAL,
             {

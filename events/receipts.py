@@ -1,4 +1,5 @@
-"""How the intake stores one arrival of a delivery: one statement, committed on its own.
+"""How the intake stores one arrival of a delivery: one statement, committed on its own,
+prepared once per connection (common/prepared.py), so that PostgreSQL only runs it.
 
 It stores the delivery or counts one more receipt of it, names the arrival (its verdict),
 queues the delivery's first run when it is new, and records the receipt; then the sender
@@ -76,8 +77,9 @@ STORE_ARRIVAL = f"""
     ),
     job AS (
         SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
-            %(queue)s, %(task)s, %(priority)s, 'delivery:' || id, NULL,
-            jsonb_build_object('delivery_id', id), NULL
+            %(queue)s::varchar, %(task)s::varchar, %(priority)s::integer,
+            'delivery:' || id, NULL::text, jsonb_build_object('delivery_id', id),
+            NULL::timestamptz
         )::procrastinate_job_to_defer_v1])
         FROM arrival
         WHERE verdict = '{Verdict.ACCEPTED.value}'
