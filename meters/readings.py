@@ -49,8 +49,8 @@ def readings_upsert(*, meter: Meter, readings: Iterable[tuple[datetime, Decimal]
     values = [kwh for _, kwh in readings]
     reading_partitions_ensure(starts=starts)
     # A psycopg cursor of our own, because Django's binds client-side (text literals). It is
-    # on Django's connection, hence in the caller's transaction. prepare=False: no prepared
-    # statement that a transaction-mode pooler could route to another server connection.
+    # on Django's connection, hence in the caller's transaction. prepare=False: planning is a
+    # sliver of a statement that writes thousands of rows (unlike the intake's, common/prepared.py).
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
