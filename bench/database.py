@@ -43,13 +43,13 @@ def scratch_database(
             drop_database(database_url, name=bench_name)
 
 
-def bench_database_url(database_url: str) -> tuple[str, str]:
-    """The bench database's URL and name: the name DATABASE_URL gives, with `_bench`."""
+def bench_database_url(database_url: str, *, suffix: str = "bench") -> tuple[str, str]:
+    """The bench database's URL and name: the name DATABASE_URL gives, with `_<suffix>`."""
     parts = urlsplit(database_url)
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise SystemExit(f"DATABASE_URL names no database: {database_url}")
-    bench_name = f"{name}_bench"
+    bench_name = f"{name}_{suffix}"
     return parts._replace(path="/" + quote(bench_name)).geturl(), bench_name
 
 
@@ -60,6 +60,12 @@ def create_database(database_url: str, *, name: str) -> str:
         _drop(connection, name)
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return connection.execute("SHOW server_version").fetchone()[0]
+
+
+def database_exists(database_url: str, *, name: str) -> bool:
+    with _maintenance_connection(database_url) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return found.fetchone() is not None
 
 
 def drop_database(database_url: str, *, name: str) -> None:

@@ -98,7 +98,7 @@ def _measure_all(options) -> int:
     from django.db import connection
     from django.test import Client
 
-    from common.admin import _estimated_rows
+    from common.admin import estimated_rows
 
     client = Client()
     client.force_login(_superuser())
@@ -109,7 +109,7 @@ def _measure_all(options) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM events_delivery")
         deliveries = cursor.fetchone()[0]
-    readings = _estimated_rows("meters_intervalreading")
+    readings = estimated_rows("meters_intervalreading")
     print(
         f"{deliveries:,} deliveries, about {readings:,} readings; "
         f"{options.rounds} rounds per page, goal {GOAL_MS} ms\n"

@@ -30,7 +30,14 @@ from types import SimpleNamespace
 import psycopg
 
 from bench import BASE_DIR, BenchError, backfill, intake
-from bench.database import create_database, describe_server, manage, server_env
+from bench.database import (
+    bench_database_url,
+    create_database,
+    database_exists,
+    describe_server,
+    manage,
+    server_env,
+)
 from bench.load import Scenario, ScenarioResult, run_scenario
 from bench.procs import cpu_sampler
 from bench.server import free_port, start_server, stop_server
@@ -52,11 +59,10 @@ def main(argv=None) -> int:
     if not database_url:
         print("DATABASE_URL is not set: run the bench with `make bench-scale`.", file=sys.stderr)
         return 2
-    name = f"{database_url.rsplit('/', 1)[-1].split('?')[0] or 'switchboard'}_scale"
-    url = f"{database_url.rsplit('/', 1)[0]}/{name}"
+    url, name = bench_database_url(database_url, suffix="scale")
     env = server_env(url)
     try:
-        _prepare(database_url, name, url, env, options)
+        _prepare(database_url, name, env, options)
         print("\n== Admin pages ==", flush=True)
         pages = subprocess.run(
             [sys.executable, "-m", "bench.pages", "--rounds", str(options.rounds)],
@@ -76,24 +82,12 @@ def main(argv=None) -> int:
         return 1
 
 
-def _prepare(database_url: str, name: str, url: str, env: dict[str, str], options) -> None:
-    with _maintenance(database_url) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if exists and options.reseed:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-    if not exists:
+def _prepare(database_url: str, name: str, env: dict[str, str], options) -> None:
+    if options.reseed or not database_exists(database_url, name=name):
         create_database(database_url, name=name)
     print(f"Database {name} on {describe_server(database_url)}", flush=True)
     manage(env, "migrate", "--no-input")
-    with psycopg.connect(url, autocommit=True) as connection:
-        readings = connection.execute(
-            "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class WHERE oid IN "
-            "(SELECT inhrelid FROM pg_inherits WHERE inhparent = "
-            "'meters_intervalreading'::regclass)"
-        ).fetchone()[0]
+    readings = _in_child(_readings_estimate, env)
     if readings >= options.readings * 0.9:
         print(f"Seeded already: about {readings:,} readings (--reseed to start again).")
         return
@@ -122,6 +116,13 @@ def _prepare(database_url: str, name: str, url: str, env: dict[str, str], option
         f"in {time.monotonic() - started:.0f} s.",
         flush=True,
     )
+
+
+def _readings_estimate() -> int:
+    from common.admin import estimated_rows
+    from meters.models import IntervalReading
+
+    return estimated_rows(IntervalReading._meta.db_table)
 
 
 def _holes_make() -> None:
@@ -229,10 +230,6 @@ def _call_with_django(function, env, args):
         from django.db import connection
 
         connection.close()
-
-
-def _maintenance(database_url: str):
-    return psycopg.connect(f"{database_url.rsplit('/', 1)[0]}/postgres", autocommit=True)
 
 
 def _parse_args(argv):

@@ -24,7 +24,7 @@ class LargeTablePaginator(Paginator):
     def count(self) -> int:
         queryset = self.object_list
         if not queryset.query.where:
-            estimate = _estimated_rows(queryset.model._meta.db_table)
+            estimate = estimated_rows(queryset.model._meta.db_table)
             if estimate > COUNT_CAP:
                 return estimate
         # Unordered: any COUNT_CAP + 1 rows count the same, without sorting them (or joining
@@ -32,7 +32,7 @@ class LargeTablePaginator(Paginator):
         return queryset.order_by()[: COUNT_CAP + 1].count()
 
 
-def _estimated_rows(table: str) -> int:
+def estimated_rows(table: str) -> int:
     """The planner's estimate; of a partitioned table, the sum of its partitions' (its own
     holds no rows, and is only counted by a manual ANALYZE)."""
     with connection.cursor() as cursor:

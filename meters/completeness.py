@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from common.moments import month_add
 from meters.models import IntervalReading, Meter, MeterDay
+from meters.selectors import CHART_MONTHS
 
 HALF_HOUR = timedelta(minutes=30)
-WINDOW_MONTHS = 13
+# The months of the meter's chart: what its page shows, it measures.
+WINDOW_MONTHS = CHART_MONTHS
 # Under this, a meter is counted on the dashboard as missing data.
 COMPLETE_PERCENT = 99
 
@@ -71,27 +73,26 @@ _MEASURE_SQL = f"""
         FROM {DAYS}
         WHERE day >= %(since)s AND (%(meters)s::bigint[] IS NULL OR meter_id = ANY(%(meters)s))
         GROUP BY meter_id
-    ), measured AS (
+    ), expected AS (
         SELECT received.meter_id, received.half_hours,
             floor(extract(epoch FROM meter.latest_reading_start - (
                 SELECT min(reading.start) FROM {READINGS} reading
                 WHERE reading.meter_id = received.meter_id
                     AND reading.start >= received.first_day::timestamp AT TIME ZONE 'UTC'
                     AND reading.start < (received.first_day + 1)::timestamp AT TIME ZONE 'UTC'
-            )) / 1800)::bigint + 1 AS expected
+            )) / 1800)::bigint + 1 AS half_hours_expected
         FROM received JOIN {METERS} meter ON meter.id = received.meter_id
         WHERE meter.latest_reading_start IS NOT NULL
+    ), measured AS (
+        SELECT meter_id, greatest(half_hours_expected - half_hours, 0) AS missing,
+            round(100.0 * least(half_hours, half_hours_expected)
+                / greatest(half_hours_expected, 1), 2) AS percent
+        FROM expected
     ), updated AS (
-        UPDATE {METERS} meter SET
-            half_hours_missing = greatest(measured.expected - measured.half_hours, 0),
-            completeness = round(100.0 * least(measured.half_hours, measured.expected)
-                / greatest(measured.expected, 1), 2)
+        UPDATE {METERS} meter SET half_hours_missing = missing, completeness = percent
         FROM measured
         WHERE meter.id = measured.meter_id
-            AND (meter.half_hours_missing, meter.completeness) IS DISTINCT FROM (
-                greatest(measured.expected - measured.half_hours, 0),
-                round(100.0 * least(measured.half_hours, measured.expected)
-                    / greatest(measured.expected, 1), 2))
+            AND (meter.half_hours_missing, meter.completeness) IS DISTINCT FROM (missing, percent)
         RETURNING meter.id
     ), forgotten AS (
         UPDATE {METERS} meter SET half_hours_missing = NULL, completeness = NULL

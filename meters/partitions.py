@@ -106,7 +106,12 @@ def _partitions_create(months: list[date]) -> list[str]:
         # One creator at a time: two jobs reaching a new month both find it missing.
         advisory_locks_take(keys=[f"meters:{PARENT}:partitions"])
         existing = reading_partitions()
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        # For these statements only: in a caller's transaction, SET LOCAL would outlast them.
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [LOCK_TIMEOUT],
+        )
+        previous_timeout = cursor.fetchone()[0]
         for month in months:
             if month in existing:
                 continue
@@ -117,6 +122,7 @@ def _partitions_create(months: list[date]) -> list[str]:
                 f"FROM ('{_utc_midnight(month)}') TO ('{_utc_midnight(month_add(month, 1))}')"
             )
             created.append(name)
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous_timeout])
         known = set(existing) | set(months)
     # Known once committed: a caller's transaction that rolls back takes the new ones with it.
     transaction.on_commit(lambda: _known_months.update(known))

@@ -181,6 +181,9 @@ class DeliveryAdmin(ExportPermissionMixin, ReadOnlyAdmin, LargeTableAdmin):
 
     @admin.display(description="body SHA-256")
     def body_hash(self, delivery):
+        if delivery.receipt_count == 0:
+            # Made by the console (events/refetch.py): nothing was received, nothing will be.
+            return "— (asked for in the console: no body was received)"
         if delivery.body_sha256 is None:
             return "— (received before bodies were hashed: later bodies are not compared)"
         return format_html("<code>{}</code>", bytes(delivery.body_sha256).hex())

@@ -10,7 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from procrastinate.contrib.django import app
 
-from common.admin import _estimated_rows
+from common.admin import estimated_rows
 from meters.models import IntervalReading
 from meters.partitions import (
     known_months_forget,
@@ -139,4 +139,13 @@ def test_the_changelist_estimate_adds_up_the_partitions(db):
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {IntervalReading._meta.db_table}")
 
-    assert _estimated_rows(IntervalReading._meta.db_table) == 2
+    assert estimated_rows(IntervalReading._meta.db_table) == 2
+
+
+@pytest.mark.django_db
+def test_making_a_partition_in_a_transaction_leaves_its_lock_timeout_as_it_was(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '42s'")
+        assert reading_partitions_ensure(starts=[datetime(2011, 3, 1, tzinfo=UTC)]) != []
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "42s"

@@ -96,6 +96,9 @@ def test_re_fetching_asks_for_exactly_the_missing_half_hours(
     assert delivery.event_type == "meter_data.received"
     assert delivery.payload["requested_by"] == "cs"
     assert delivery.receipt_count == 0
+    page = client.get(change).content.decode()
+    assert "asked for in the console: no body was received" in page
+    assert "received before bodies were hashed" not in page
     assert [
         (entry["meter_id"], parse_iso(entry["start_interval"]), parse_iso(entry["end_interval"]))
         for entry in delivery.payload["payload"]
@@ -160,3 +163,19 @@ def test_the_dashboard_counts_the_incomplete_meters_and_links_them(client):
     assert card.figure.text == "1"
     listed = client.get(card.figure.link)
     assert [m.external_id for m in listed.context["cl"].result_list] == [METER_A]
+
+
+def test_a_selection_with_too_many_meters_with_gaps_is_refused(
+    client, holes, openvolt_endpoint, monkeypatch
+):
+    monkeypatch.setattr("console.admin.meters.REFETCH_METERS_MAX", 0)
+    meters, _ = holes
+    response = cs_client(client).post(
+        METERS,
+        {"action": "refetch_gaps", "_selected_action": [str(m.pk) for m in meters.values()]},
+        follow=True,
+    )
+
+    assert not Delivery.objects.exists()
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message.startswith("More than 0 of the selected meters have gaps: select fewer")
